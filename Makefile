@@ -1,0 +1,39 @@
+# pantry-mcp: every target sets up .venv from uv.lock first, so a fresh clone needs only
+# python3 (3.11+) and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+SYNCED := $(VENV)/.synced
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint format bench clean
+
+install: $(SYNCED)
+
+$(SYNCED): pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv sync --frozen --inexact --python $(BIN)/python
+	@touch $(SYNCED)
+
+run: $(SYNCED)
+	@$(BIN)/python scripts/run.py
+
+test: $(SYNCED)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(SYNCED)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+
+format: $(SYNCED)
+	$(BIN)/ruff check --fix src tests bench scripts
+	$(BIN)/ruff format src tests bench scripts
+
+bench: $(SYNCED)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from pantry_api.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""``pantry-api``: run the Pantry REST service, or migrate its database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+
+import uvicorn
+
+from pantry_api.config import ConfigError, Settings
+from pantry_api.logs import configure as configure_logging
+from pantry_api.store.db import Database
+
+TOKEN_FILE = "service-token"  # noqa: S105 - a file name, not a secret
+
+
+def service_token(settings: Settings) -> str:
+    """The configured token, else one generated once and kept (mode 0600) in the data dir."""
+    if settings.service_token:
+        return settings.service_token
+    path = settings.data_dir / TOKEN_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    print(f"pantry-api: generated a service token in {path}", file=sys.stderr)
+    return token
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from pantry_api.app import create_app
+
+    configure_logging(args.log_level)
+    app = create_app(replace(settings, service_token=service_token(settings)))
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=args.access_log,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _migrate(_: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> list[int]:
+        db = Database(settings.database_url)
+        try:
+            return await db.migrate()
+        finally:
+            await db.close()
+
+    applied = asyncio.run(run())
+    print(f"applied migrations: {applied}" if applied else "database is up to date")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pantry-api", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the REST service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8001)
+    serve.add_argument("--log-level", default=os.environ.get("PANTRY_API_LOG_LEVEL", "info"))
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    serve.set_defaults(run=_serve)
+    migrate = commands.add_parser("migrate", help="apply pending schema migrations and exit")
+    migrate.set_defaults(run=_migrate)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"pantry-api: {error}", file=sys.stderr)
+        return 2
+    result: int = args.run(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,24 @@
+"""Identifiers: readable slugs for recipes and ingredients, short random ids for the rest."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o/1/l: ids get read aloud and retyped
+
+
+def slugify(text: str, *, max_length: int = 60) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:max_length].rstrip("-") or "recipe"
+
+
+def random_suffix(length: int = 6) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{random_suffix(8)}"

@@ -1,0 +1,35 @@
+"""The acting user and their preferences."""
+
+from __future__ import annotations
+
+from pantry_api import models
+from pantry_api.routing import Call, Router
+from pantry_api.store import users as store
+
+router = Router(tag="users")
+
+
+@router.add("GET", "/users/me", summary="Who the acting user is, with counts", response=models.User)
+async def get_me(call: Call) -> models.User:
+    return await store.me(call.conn, call.user)
+
+
+@router.add(
+    "GET",
+    "/users/me/preferences",
+    summary="Read your dietary tags and disliked ingredients",
+    response=models.Preferences,
+)
+async def get_preferences(call: Call) -> models.Preferences:
+    return await store.preferences(call.conn, call.user)
+
+
+@router.add(
+    "PUT",
+    "/users/me/preferences",
+    summary="Replace your dietary tags and disliked ingredients",
+    body=models.PreferencesIn,
+    response=models.Preferences,
+)
+async def replace_preferences(call: Call, body: models.PreferencesIn) -> models.Preferences:
+    return await store.replace_preferences(call.conn, call.user, body)

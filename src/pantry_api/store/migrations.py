@@ -1,0 +1,235 @@
+"""Versioned schema migrations, applied in order at start-up.
+
+Each migration is a list of statements per dialect; ``schema_migrations`` records the
+versions applied, so starting the service twice (or two replicas at once, on PostgreSQL
+where an advisory lock serialises them) never applies one twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# Types that differ between the two engines; everything else is written once.
+_TYPES = {
+    "sqlite": {"ts": "TEXT", "date": "TEXT", "real": "REAL", "json": "TEXT"},
+    "postgresql": {
+        "ts": "TIMESTAMPTZ",
+        "date": "DATE",
+        "real": "DOUBLE PRECISION",
+        "json": "JSONB",
+    },
+}
+
+_INITIAL_TABLES = """
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    dietary {json} NOT NULL,
+    disliked {json} NOT NULL,
+    created_at {ts} NOT NULL,
+    updated_at {ts} NOT NULL
+);
+CREATE TABLE ingredients (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    aisle TEXT NOT NULL,
+    dietary {json} NOT NULL
+);
+CREATE TABLE ingredient_names (
+    name TEXT PRIMARY KEY,
+    ingredient_id TEXT NOT NULL REFERENCES ingredients(id)
+);
+CREATE INDEX ingredient_names_by_ingredient ON ingredient_names (ingredient_id);
+CREATE TABLE ingredient_substitutes (
+    ingredient_id TEXT NOT NULL REFERENCES ingredients(id),
+    substitute_id TEXT NOT NULL REFERENCES ingredients(id),
+    position INTEGER NOT NULL,
+    ratio {real} NOT NULL,
+    note TEXT NOT NULL,
+    PRIMARY KEY (ingredient_id, substitute_id)
+);
+CREATE TABLE recipes (
+    id TEXT PRIMARY KEY,
+    owner_id TEXT REFERENCES users(id),
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    cuisine TEXT,
+    servings INTEGER NOT NULL,
+    total_minutes INTEGER NOT NULL,
+    steps {json} NOT NULL,
+    ingredient_names TEXT NOT NULL,
+    created_at {ts} NOT NULL,
+    updated_at {ts} NOT NULL
+);
+CREATE INDEX recipes_by_owner_title ON recipes (owner_id, title);
+CREATE INDEX recipes_by_title ON recipes (title);
+CREATE INDEX recipes_by_minutes ON recipes (total_minutes);
+CREATE TABLE recipe_ingredients (
+    recipe_id TEXT NOT NULL REFERENCES recipes(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    ingredient_id TEXT REFERENCES ingredients(id),
+    name TEXT NOT NULL,
+    quantity {real},
+    unit TEXT,
+    note TEXT,
+    PRIMARY KEY (recipe_id, position)
+);
+CREATE TABLE recipe_tags (
+    recipe_id TEXT NOT NULL REFERENCES recipes(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (recipe_id, tag)
+);
+CREATE INDEX recipe_tags_by_tag ON recipe_tags (tag, recipe_id);
+CREATE TABLE recipe_ratings (
+    recipe_id TEXT NOT NULL REFERENCES recipes(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    stars INTEGER NOT NULL,
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (recipe_id, user_id)
+);
+CREATE TABLE pantry_items (
+    user_id TEXT NOT NULL REFERENCES users(id),
+    ingredient_id TEXT NOT NULL REFERENCES ingredients(id),
+    quantity {real},
+    unit TEXT,
+    expires_on {date},
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (user_id, ingredient_id)
+);
+CREATE TABLE meal_plans (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL,
+    start_date {date} NOT NULL,
+    days INTEGER NOT NULL,
+    created_at {ts} NOT NULL
+);
+CREATE INDEX meal_plans_by_user ON meal_plans (user_id, start_date);
+CREATE TABLE meal_plan_entries (
+    id TEXT PRIMARY KEY,
+    plan_id TEXT NOT NULL REFERENCES meal_plans(id) ON DELETE CASCADE,
+    day INTEGER NOT NULL,
+    slot TEXT NOT NULL,
+    recipe_id TEXT NOT NULL REFERENCES recipes(id) ON DELETE CASCADE,
+    servings INTEGER,
+    created_at {ts} NOT NULL,
+    UNIQUE (plan_id, day, slot, recipe_id)
+);
+CREATE INDEX meal_plan_entries_by_recipe ON meal_plan_entries (recipe_id);
+CREATE TABLE shopping_checks (
+    plan_id TEXT NOT NULL REFERENCES meal_plans(id) ON DELETE CASCADE,
+    item_key TEXT NOT NULL,
+    checked_at {ts} NOT NULL,
+    PRIMARY KEY (plan_id, item_key)
+);
+CREATE TABLE idempotency_keys (
+    user_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    created_at {ts} NOT NULL,
+    PRIMARY KEY (user_id, key)
+);
+"""
+
+# Full-text search over title, summary and ingredient names: the one place the engines
+# differ in kind, not just in type names.
+_SEARCH_SQLITE = """
+CREATE VIRTUAL TABLE recipes_fts USING fts5(
+    recipe_id UNINDEXED, title, summary, ingredient_names,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER recipes_fts_insert AFTER INSERT ON recipes BEGIN
+    INSERT INTO recipes_fts (rowid, recipe_id, title, summary, ingredient_names)
+    VALUES (new.rowid, new.id, new.title, new.summary, new.ingredient_names);
+END;
+CREATE TRIGGER recipes_fts_delete AFTER DELETE ON recipes BEGIN
+    DELETE FROM recipes_fts WHERE rowid = old.rowid;
+END;
+CREATE TRIGGER recipes_fts_update AFTER UPDATE ON recipes BEGIN
+    UPDATE recipes_fts SET title = new.title, summary = new.summary,
+        ingredient_names = new.ingredient_names
+    WHERE rowid = old.rowid;
+END;
+"""
+
+_SEARCH_POSTGRESQL = """
+ALTER TABLE recipes ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector('english', title), 'A')
+    || setweight(to_tsvector('english', ingredient_names), 'B')
+    || setweight(to_tsvector('english', summary), 'C')
+) STORED;
+CREATE INDEX recipes_search ON recipes USING GIN (search_vector);
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: dict[str, list[str]]
+
+
+def _split(sql: str) -> list[str]:
+    """Split a script on ';' at line ends, keeping trigger bodies (``...; END;``) whole."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in sql.strip().splitlines():
+        current.append(line)
+        stripped = line.strip()
+        in_trigger = current[0].lstrip().upper().startswith("CREATE TRIGGER")
+        if stripped.endswith(";") and (not in_trigger or stripped.upper() == "END;"):
+            statements.append("\n".join(current).strip().rstrip(";"))
+            current = []
+    return statements
+
+
+def _initial() -> Migration:
+    return Migration(
+        version=1,
+        name="initial schema and recipe search",
+        statements={
+            dialect: _split(_INITIAL_TABLES.format(**types))
+            + _split(_SEARCH_SQLITE if dialect == "sqlite" else _SEARCH_POSTGRESQL)
+            for dialect, types in _TYPES.items()
+        },
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_initial(),)
+
+_ADVISORY_LOCK_ID = 0x70616E74  # "pant": serialises migrations across replicas on PostgreSQL
+
+
+async def migrate(conn: AsyncConnection) -> list[int]:
+    """Apply every pending migration inside the caller's transaction; returns versions applied."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+    await conn.execute(
+        text(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+    )
+    done = set((await conn.execute(text("SELECT version FROM schema_migrations"))).scalars())
+    applied: list[int] = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements[dialect]:
+            await conn.exec_driver_sql(statement)
+        await conn.execute(
+            text("INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :t)"),
+            {"v": migration.version, "n": migration.name, "t": datetime.now(UTC).isoformat()},
+        )
+        applied.append(migration.version)
+    return applied
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1].version

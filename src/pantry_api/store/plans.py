@@ -1,0 +1,203 @@
+"""Meal plans: a run of days from a start date, each day holding recipes in meal slots.
+
+Adding the same recipe to the same day and slot twice leaves one entry (the unique
+constraint guarantees it even under concurrent retries).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Row, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pantry_api import models
+from pantry_api.errors import Conflict, NotFound
+from pantry_api.ids import new_id
+from pantry_api.store.common import now, page_offset, utc
+from pantry_api.store.recipes import visible_to
+from pantry_api.store.tables import meal_plan_entries, meal_plans, recipes
+
+SLOT_ORDER = {"breakfast": 0, "lunch": 1, "dinner": 2, "snack": 3}
+
+
+def end_date(start: date, days: int) -> date:
+    return start + timedelta(days=days - 1)
+
+
+async def owned_plan(conn: AsyncConnection, user: str, plan_id: str) -> Row[Any]:
+    row = (
+        await conn.execute(
+            select(meal_plans).where(meal_plans.c.id == plan_id, meal_plans.c.user_id == user)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"No meal plan has id {plan_id!r}; list them with GET /meal-plans.")
+    return row
+
+
+async def list_plans(
+    conn: AsyncConnection, user: str, query: models.PlanListQuery
+) -> models.PlanPage:
+    total = (
+        await conn.execute(select(func.count()).where(meal_plans.c.user_id == user))
+    ).scalar_one()
+    entry_counts = (
+        select(meal_plan_entries.c.plan_id, func.count().label("entries"))
+        .group_by(meal_plan_entries.c.plan_id)
+        .subquery()
+    )
+    rows = await conn.execute(
+        select(meal_plans, func.coalesce(entry_counts.c.entries, 0).label("entries"))
+        .outerjoin(entry_counts, entry_counts.c.plan_id == meal_plans.c.id)
+        .where(meal_plans.c.user_id == user)
+        .order_by(meal_plans.c.start_date.desc(), meal_plans.c.created_at.desc(), meal_plans.c.id)
+        .limit(query.page_size)
+        .offset(page_offset(query.page, query.page_size))
+    )
+    items = [
+        models.PlanSummary(
+            id=row.id,
+            name=row.name,
+            start_date=row.start_date,
+            end_date=end_date(row.start_date, row.days),
+            days=row.days,
+            entry_count=row.entries,
+            created_at=utc(row.created_at),
+        )
+        for row in rows
+    ]
+    return models.PlanPage(
+        items=items,
+        page=query.page,
+        page_size=query.page_size,
+        total=total,
+        has_more=page_offset(query.page, query.page_size) + len(items) < total,
+    )
+
+
+async def create(conn: AsyncConnection, user: str, data: models.PlanIn) -> models.Plan:
+    plan_id = new_id("plan")
+    name = (
+        models.trim(data.name or "") or f"{data.days}-day plan from {data.start_date.isoformat()}"
+    )
+    await conn.execute(
+        meal_plans.insert().values(
+            id=plan_id,
+            user_id=user,
+            name=name,
+            start_date=data.start_date,
+            days=data.days,
+            created_at=now(),
+        )
+    )
+    return await get(conn, user, plan_id)
+
+
+async def entries(conn: AsyncConnection, plan: Row[Any]) -> list[models.Entry]:
+    rows = await conn.execute(
+        select(
+            meal_plan_entries,
+            recipes.c.title,
+            recipes.c.total_minutes,
+            recipes.c.servings.label("recipe_servings"),
+        )
+        .join(recipes, recipes.c.id == meal_plan_entries.c.recipe_id)
+        .where(meal_plan_entries.c.plan_id == plan.id)
+    )
+    found = [
+        models.Entry(
+            id=row.id,
+            day=row.day,
+            date=plan.start_date + timedelta(days=row.day - 1),
+            slot=row.slot,
+            recipe_id=row.recipe_id,
+            recipe_title=row.title,
+            total_minutes=row.total_minutes,
+            servings=row.servings or row.recipe_servings,
+        )
+        for row in rows
+    ]
+    return sorted(found, key=lambda e: (e.day, SLOT_ORDER[e.slot], e.recipe_title, e.id))
+
+
+async def get(conn: AsyncConnection, user: str, plan_id: str) -> models.Plan:
+    plan = await owned_plan(conn, user, plan_id)
+    by_day: dict[int, list[models.Entry]] = defaultdict(list)
+    for entry in await entries(conn, plan):
+        by_day[entry.day].append(entry)
+    return models.Plan(
+        id=plan.id,
+        name=plan.name,
+        start_date=plan.start_date,
+        end_date=end_date(plan.start_date, plan.days),
+        days=[
+            models.PlanDay(
+                day=day, date=plan.start_date + timedelta(days=day - 1), entries=by_day.get(day, [])
+            )
+            for day in range(1, plan.days + 1)
+        ],
+        created_at=utc(plan.created_at),
+    )
+
+
+async def remove(conn: AsyncConnection, user: str, plan_id: str) -> None:
+    await owned_plan(conn, user, plan_id)
+    await conn.execute(delete(meal_plan_entries).where(meal_plan_entries.c.plan_id == plan_id))
+    await conn.execute(delete(meal_plans).where(meal_plans.c.id == plan_id))
+
+
+async def add_entry(
+    conn: AsyncConnection, user: str, plan_id: str, data: models.EntryIn
+) -> tuple[models.Entry, bool]:
+    """Add a recipe to a day and slot; returns (entry, created). A repeat returns the first."""
+    plan = await owned_plan(conn, user, plan_id)
+    if data.day > plan.days:
+        raise Conflict(
+            f"The plan has {plan.days} days; day must be between 1 and {plan.days}.",
+            details=[{"field": "body.day", "problem": f"must be at most {plan.days}"}],
+        )
+    visible = await conn.execute(
+        select(recipes.c.id).where(recipes.c.id == data.recipe_id, visible_to(user))
+    )
+    if visible.first() is None:
+        raise NotFound(
+            f"No recipe has id {data.recipe_id!r}.",
+            details=[{"field": "body.recipe_id", "problem": "unknown; search GET /recipes?q="}],
+        )
+    same = (
+        meal_plan_entries.c.plan_id == plan_id,
+        meal_plan_entries.c.day == data.day,
+        meal_plan_entries.c.slot == data.slot,
+        meal_plan_entries.c.recipe_id == data.recipe_id,
+    )
+    existing = (await conn.execute(select(meal_plan_entries.c.id).where(*same))).first()
+    created = existing is None
+    if created:
+        await conn.execute(
+            meal_plan_entries.insert().values(
+                id=new_id("entry"),
+                plan_id=plan_id,
+                day=data.day,
+                slot=data.slot,
+                recipe_id=data.recipe_id,
+                servings=data.servings,
+                created_at=now(),
+            )
+        )
+    entry_id = (await conn.execute(select(meal_plan_entries.c.id).where(*same))).scalar_one()
+    entry = next(e for e in await entries(conn, plan) if e.id == entry_id)
+    return entry, created
+
+
+async def remove_entry(conn: AsyncConnection, user: str, plan_id: str, entry_id: str) -> None:
+    await owned_plan(conn, user, plan_id)
+    result = await conn.execute(
+        delete(meal_plan_entries).where(
+            meal_plan_entries.c.plan_id == plan_id, meal_plan_entries.c.id == entry_id
+        )
+    )
+    if result.rowcount == 0:
+        raise NotFound(f"Meal plan {plan_id!r} has no entry {entry_id!r}.")

@@ -1,0 +1,168 @@
+"""Meal plans: days from a start date, entries in slots, safe repeats, calendar export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.pantry_api.conftest import ClientFactory
+
+pytestmark = pytest.mark.anyio
+
+
+async def catalog_ids(client: httpx2.AsyncClient, count: int) -> list[str]:
+    page = (await client.get("/recipes", params={"page_size": count})).json()
+    return [hit["id"] for hit in page["items"]]
+
+
+async def new_plan(client: httpx2.AsyncClient, **body: Any) -> dict[str, Any]:
+    response = await client.post("/meal-plans", json={"start_date": "2026-11-30", **body})
+    assert response.status_code == 201, response.text
+    plan: dict[str, Any] = response.json()
+    return plan
+
+
+async def test_create_gives_empty_days_from_the_start_date(client: httpx2.AsyncClient) -> None:
+    plan = await new_plan(client, days=3, name="Advent week")
+    assert plan["name"] == "Advent week"
+    assert (plan["start_date"], plan["end_date"]) == ("2026-11-30", "2026-12-02")
+    assert [(d["day"], d["date"], d["entries"]) for d in plan["days"]] == [
+        (1, "2026-11-30", []),
+        (2, "2026-12-01", []),
+        (3, "2026-12-02", []),
+    ]
+    assert (await new_plan(client))["name"] == "7-day plan from 2026-11-30"
+
+
+async def test_entries_fill_days_in_slot_order(client: httpx2.AsyncClient) -> None:
+    plan = await new_plan(client, days=2)
+    first, second = await catalog_ids(client, 2)
+    dinner = await client.post(
+        f"/meal-plans/{plan['id']}/entries", json={"recipe_id": first, "day": 2}
+    )
+    assert dinner.status_code == 201
+    assert dinner.json()["slot"] == "dinner" and dinner.json()["date"] == "2026-12-01"
+    await client.post(
+        f"/meal-plans/{plan['id']}/entries",
+        json={"recipe_id": second, "day": 2, "slot": "breakfast", "servings": 1},
+    )
+    read = (await client.get(f"/meal-plans/{plan['id']}")).json()
+    day_two = read["days"][1]["entries"]
+    assert [(e["slot"], e["recipe_id"]) for e in day_two] == [
+        ("breakfast", second),
+        ("dinner", first),
+    ]
+    assert day_two[0]["servings"] == 1
+    assert read["days"][0]["entries"] == []
+
+
+async def test_same_recipe_day_and_slot_twice_leaves_one_entry(client: httpx2.AsyncClient) -> None:
+    plan = await new_plan(client, days=1)
+    (recipe_id,) = await catalog_ids(client, 1)
+    body = {"recipe_id": recipe_id, "day": 1, "slot": "lunch"}
+    first = await client.post(f"/meal-plans/{plan['id']}/entries", json=body)
+    again = await client.post(f"/meal-plans/{plan['id']}/entries", json=body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    entries = (await client.get(f"/meal-plans/{plan['id']}")).json()["days"][0]["entries"]
+    assert len(entries) == 1
+
+
+async def test_bad_entries_are_refused_and_write_nothing(client: httpx2.AsyncClient) -> None:
+    plan = await new_plan(client, days=2)
+    (recipe_id,) = await catalog_ids(client, 1)
+    path = f"/meal-plans/{plan['id']}/entries"
+    beyond = await client.post(path, json={"recipe_id": recipe_id, "day": 3})
+    assert beyond.status_code == 409
+    unknown = await client.post(path, json={"recipe_id": "no-such-dish", "day": 1})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["details"][0]["field"] == "body.recipe_id"
+    bad_slot = await client.post(path, json={"recipe_id": recipe_id, "day": 1, "slot": "brunch"})
+    assert bad_slot.status_code == 422
+    read = (await client.get(f"/meal-plans/{plan['id']}")).json()
+    assert all(day["entries"] == [] for day in read["days"])
+
+
+async def test_remove_entry_and_delete_plan(client: httpx2.AsyncClient) -> None:
+    plan = await new_plan(client, days=1)
+    (recipe_id,) = await catalog_ids(client, 1)
+    entry = (
+        await client.post(
+            f"/meal-plans/{plan['id']}/entries", json={"recipe_id": recipe_id, "day": 1}
+        )
+    ).json()
+    assert (
+        await client.delete(f"/meal-plans/{plan['id']}/entries/{entry['id']}")
+    ).status_code == 204
+    assert (
+        await client.delete(f"/meal-plans/{plan['id']}/entries/{entry['id']}")
+    ).status_code == 404
+    assert (await client.delete(f"/meal-plans/{plan['id']}")).status_code == 204
+    assert (await client.get(f"/meal-plans/{plan['id']}")).status_code == 404
+
+
+async def test_list_is_latest_first_with_entry_counts(client: httpx2.AsyncClient) -> None:
+    early = await new_plan(client, start_date="2026-01-05", days=1)
+    late = await new_plan(client, start_date="2026-03-02", days=1)
+    (recipe_id,) = await catalog_ids(client, 1)
+    await client.post(f"/meal-plans/{early['id']}/entries", json={"recipe_id": recipe_id, "day": 1})
+    listing = (await client.get("/meal-plans")).json()
+    assert [p["id"] for p in listing["items"]] == [late["id"], early["id"]]
+    assert [p["entry_count"] for p in listing["items"]] == [0, 1]
+    one = (await client.get("/meal-plans", params={"page_size": 1, "page": 2})).json()
+    assert [p["id"] for p in one["items"]] == [early["id"]] and not one["has_more"]
+
+
+async def test_plans_are_private(make_client: ClientFactory) -> None:
+    alice, bob = make_client(), make_client()
+    plan = await new_plan(alice, days=1)
+    (recipe_id,) = await catalog_ids(alice, 1)
+    for response in (
+        await bob.get(f"/meal-plans/{plan['id']}"),
+        await bob.delete(f"/meal-plans/{plan['id']}"),
+        await bob.post(
+            f"/meal-plans/{plan['id']}/entries", json={"recipe_id": recipe_id, "day": 1}
+        ),
+        await bob.get(f"/meal-plans/{plan['id']}/shopping-list"),
+        await bob.get(f"/meal-plans/{plan['id']}/calendar.ics"),
+    ):
+        assert response.status_code == 404
+    assert (await bob.get("/meal-plans")).json()["total"] == 0
+    assert (await alice.get(f"/meal-plans/{plan['id']}")).json()["days"][0]["entries"] == []
+
+
+async def test_an_entry_may_use_my_recipe_but_not_someone_elses(make_client: ClientFactory) -> None:
+    alice, bob = make_client(), make_client()
+    recipe = {
+        "title": "Secret Stew",
+        "total_minutes": 60,
+        "ingredients": [{"name": "beef"}],
+        "steps": ["Stew."],
+    }
+    mine = (await alice.post("/recipes", json=recipe)).json()
+    alice_plan, bob_plan = await new_plan(alice, days=1), await new_plan(bob, days=1)
+    ok = await alice.post(
+        f"/meal-plans/{alice_plan['id']}/entries", json={"recipe_id": mine["id"], "day": 1}
+    )
+    assert ok.status_code == 201
+    refused = await bob.post(
+        f"/meal-plans/{bob_plan['id']}/entries", json={"recipe_id": mine["id"], "day": 1}
+    )
+    assert refused.status_code == 404
+
+
+async def test_calendar_export(client: httpx2.AsyncClient) -> None:
+    plan = await new_plan(client, days=2, name="Week, with; specials")
+    (recipe_id,) = await catalog_ids(client, 1)
+    await client.post(f"/meal-plans/{plan['id']}/entries", json={"recipe_id": recipe_id, "day": 2})
+    response = await client.get(f"/meal-plans/{plan['id']}/calendar.ics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/calendar")
+    text = response.text
+    assert text.startswith("BEGIN:VCALENDAR\r\n") and text.endswith("END:VCALENDAR\r\n")
+    assert "X-WR-CALNAME:Week\\, with\\; specials" in text
+    assert "DTSTART;VALUE=DATE:20261201" in text
+    assert text.count("BEGIN:VEVENT") == 1
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))

@@ -1,0 +1,98 @@
+"""The pantry: add (quantities add up), set, remove, filter; one user's own."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+
+from tests.pantry_api.conftest import ClientFactory
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_add_then_add_again_sums_quantities(client: httpx2.AsyncClient) -> None:
+    first = await client.post("/pantry/items", json={"ingredient_id": "egg", "quantity": 6})
+    assert first.status_code == 201
+    assert first.json()["unit"] == "piece" and first.json()["name"] == "egg"
+    again = await client.post("/pantry/items", json={"ingredient_id": "egg", "quantity": 4})
+    assert again.status_code == 200
+    assert again.json()["quantity"] == 10
+
+
+async def test_compatible_units_convert_into_the_held_unit(client: httpx2.AsyncClient) -> None:
+    await client.post(
+        "/pantry/items", json={"ingredient_id": "all-purpose-flour", "quantity": 1, "unit": "kg"}
+    )
+    added = await client.post(
+        "/pantry/items", json={"ingredient_id": "all-purpose-flour", "quantity": 500, "unit": "g"}
+    )
+    assert (added.json()["quantity"], added.json()["unit"]) == (1.5, "kg")
+
+
+async def test_incompatible_units_conflict_and_change_nothing(client: httpx2.AsyncClient) -> None:
+    await client.post("/pantry/items", json={"ingredient_id": "milk", "quantity": 1, "unit": "l"})
+    clash = await client.post(
+        "/pantry/items", json={"ingredient_id": "milk", "quantity": 200, "unit": "g"}
+    )
+    assert clash.status_code == 409
+    assert clash.json()["error"]["details"]["have"] == {"quantity": 1.0, "unit": "l"}
+    item = (await client.get("/pantry", params={"q": "milk"})).json()["items"]
+    assert [(i["ingredient_id"], i["quantity"], i["unit"]) for i in item] == [("milk", 1.0, "l")]
+
+
+async def test_presence_without_quantity_and_expiry(client: httpx2.AsyncClient) -> None:
+    added = await client.post(
+        "/pantry/items", json={"ingredient_id": "salt", "expires_on": "2030-01-01"}
+    )
+    assert added.json()["quantity"] is None and added.json()["unit"] is None
+    assert added.json()["expires_on"] == "2030-01-01"
+
+
+async def test_patch_sets_and_clears_fields(client: httpx2.AsyncClient) -> None:
+    await client.post(
+        "/pantry/items", json={"ingredient_id": "butter", "quantity": 250, "unit": "g"}
+    )
+    patched = await client.patch("/pantry/items/butter", json={"quantity": 100})
+    assert (patched.json()["quantity"], patched.json()["unit"]) == (100, "g")
+    dated = await client.patch("/pantry/items/butter", json={"expires_on": "2026-12-24"})
+    assert dated.json()["expires_on"] == "2026-12-24" and dated.json()["quantity"] == 100
+    cleared = await client.patch(
+        "/pantry/items/butter", json={"quantity": None, "expires_on": None}
+    )
+    assert cleared.json()["quantity"] is None and cleared.json()["unit"] is None
+    assert cleared.json()["expires_on"] is None
+
+
+async def test_remove_and_not_there(client: httpx2.AsyncClient) -> None:
+    await client.post(
+        "/pantry/items", json={"ingredient_id": "garlic", "quantity": 3, "unit": "clove"}
+    )
+    assert (await client.delete("/pantry/items/garlic")).status_code == 204
+    assert (await client.delete("/pantry/items/garlic")).status_code == 404
+    assert (await client.patch("/pantry/items/garlic", json={"quantity": 1})).status_code == 404
+
+
+async def test_unknown_ingredient_is_404_naming_the_field(client: httpx2.AsyncClient) -> None:
+    response = await client.post("/pantry/items", json={"ingredient_id": "unobtainium"})
+    assert response.status_code == 404
+    assert response.json()["error"]["details"][0]["field"] == "body.ingredient_id"
+    assert (await client.get("/pantry")).json()["total"] == 0
+
+
+async def test_list_is_by_aisle_and_filters_by_name(client: httpx2.AsyncClient) -> None:
+    for ingredient in ("lemon", "egg", "basmati-rice", "red-onion", "onion"):
+        await client.post("/pantry/items", json={"ingredient_id": ingredient})
+    listing = (await client.get("/pantry")).json()
+    aisles = [item["aisle"] for item in listing["items"]]
+    assert aisles == sorted(aisles) and listing["total"] == 5
+    onions = (await client.get("/pantry", params={"q": "ONION"})).json()
+    assert {item["ingredient_id"] for item in onions["items"]} == {"onion", "red-onion"}
+
+
+async def test_pantries_are_private(make_client: ClientFactory) -> None:
+    alice, bob = make_client(), make_client()
+    await alice.post("/pantry/items", json={"ingredient_id": "egg", "quantity": 12})
+    assert (await bob.get("/pantry")).json()["total"] == 0
+    assert (await bob.patch("/pantry/items/egg", json={"quantity": 1})).status_code == 404
+    assert (await bob.delete("/pantry/items/egg")).status_code == 404
+    assert (await alice.get("/pantry")).json()["items"][0]["quantity"] == 12

@@ -1,0 +1,130 @@
+"""Shopping lists: what a plan's recipes need, summed in compatible units, by aisle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+OMELETTE = {
+    "title": "Test Omelette",
+    "servings": 2,
+    "total_minutes": 10,
+    "ingredients": [
+        {"name": "egg", "quantity": 4},
+        {"name": "butter", "quantity": 1, "unit": "tbsp"},
+        {"name": "milk", "quantity": 50, "unit": "ml"},
+        {"name": "salt", "quantity": None},
+        {"name": "Dragon Pepper", "quantity": 1, "unit": "pinch"},
+    ],
+    "steps": ["Beat.", "Cook."],
+}
+CREPES = {
+    "title": "Test Crepes",
+    "servings": 4,
+    "total_minutes": 30,
+    "ingredients": [
+        {"name": "eggs", "quantity": 2},
+        {"name": "milk", "quantity": 1, "unit": "cup"},
+        {"name": "butter", "quantity": 30, "unit": "g"},
+        {"name": "all-purpose flour", "quantity": 125, "unit": "g"},
+    ],
+    "steps": ["Whisk.", "Fry."],
+}
+
+
+async def plan_with(client: httpx2.AsyncClient, entries: list[dict[str, Any]]) -> str:
+    plan = (await client.post("/meal-plans", json={"start_date": "2026-12-07", "days": 3})).json()
+    for entry in entries:
+        response = await client.post(f"/meal-plans/{plan['id']}/entries", json=entry)
+        assert response.status_code == 201, response.text
+    plan_id: str = plan["id"]
+    return plan_id
+
+
+def items_by_key(shopping: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["key"]: item for aisle in shopping["aisles"] for item in aisle["items"]}
+
+
+async def test_sums_across_recipes_scaling_by_servings(client: httpx2.AsyncClient) -> None:
+    omelette = (await client.post("/recipes", json=OMELETTE)).json()["id"]
+    crepes = (await client.post("/recipes", json=CREPES)).json()["id"]
+    plan_id = await plan_with(
+        client,
+        [
+            {"recipe_id": omelette, "day": 1},  # as written: 2 servings
+            {"recipe_id": omelette, "day": 2, "servings": 4},  # doubled
+            {"recipe_id": crepes, "day": 3, "slot": "breakfast"},
+        ],
+    )
+    await client.post("/pantry/items", json={"ingredient_id": "egg", "quantity": 5})
+    shopping = (await client.get(f"/meal-plans/{plan_id}/shopping-list")).json()
+    items = items_by_key(shopping)
+    assert items["egg"]["amounts"] == [{"quantity": 14.0, "unit": "piece"}]  # 4 + 8 + 2
+    assert items["egg"]["to_buy"] == [{"quantity": 9.0, "unit": "piece"}]
+    assert items["butter"]["to_buy"] == items["butter"]["amounts"]  # none at home
+    assert items["egg"]["in_pantry"] and items["egg"]["pantry_amounts"] == [
+        {"quantity": 5.0, "unit": "piece"}
+    ]
+    # 3 tbsp of butter is volume, 30 g is mass: they stay apart
+    assert items["butter"]["amounts"] == [
+        {"quantity": 44.4, "unit": "ml"},
+        {"quantity": 30.0, "unit": "g"},
+    ]
+    # 150 ml + 1 cup (236.6 ml)
+    assert items["milk"]["amounts"] == [{"quantity": 386.6, "unit": "ml"}]
+    assert items["salt"]["to_taste"] and items["salt"]["amounts"] == []
+    assert items["other-dragon-pepper"]["ingredient_id"] is None
+    assert sorted(items["egg"]["recipes"]) == sorted([omelette, crepes])
+    assert shopping["item_count"] == len(items) == 6 and shopping["checked_count"] == 0
+
+
+async def test_grouped_by_aisle_with_unknown_ingredients_last(client: httpx2.AsyncClient) -> None:
+    omelette = (await client.post("/recipes", json=OMELETTE)).json()["id"]
+    plan_id = await plan_with(client, [{"recipe_id": omelette, "day": 1}])
+    shopping = (await client.get(f"/meal-plans/{plan_id}/shopping-list")).json()
+    aisles = [aisle["aisle"] for aisle in shopping["aisles"]]
+    assert aisles[-1] == "other" and aisles[:-1] == sorted(aisles[:-1])
+    dairy = next(a for a in shopping["aisles"] if a["aisle"] == "dairy & eggs")
+    assert {item["key"] for item in dairy["items"]} >= {"egg", "butter", "milk"}
+
+
+async def test_check_off_and_back_on(client: httpx2.AsyncClient) -> None:
+    omelette = (await client.post("/recipes", json=OMELETTE)).json()["id"]
+    plan_id = await plan_with(client, [{"recipe_id": omelette, "day": 1}])
+    path = f"/meal-plans/{plan_id}/shopping-list"
+    checked = await client.put(f"{path}/items/egg", json={"checked": True})
+    assert checked.status_code == 200 and checked.json()["checked"] is True
+    assert (await client.put(f"{path}/items/egg", json={"checked": True})).status_code == 200
+    shopping = (await client.get(path)).json()
+    assert items_by_key(shopping)["egg"]["checked"] and shopping["checked_count"] == 1
+    await client.put(f"{path}/items/egg", json={"checked": False})
+    assert not items_by_key((await client.get(path)).json())["egg"]["checked"]
+    missing = await client.put(f"{path}/items/caviar", json={"checked": True})
+    assert missing.status_code == 404
+
+
+async def test_empty_plan_has_an_empty_list(client: httpx2.AsyncClient) -> None:
+    plan_id = await plan_with(client, [])
+    shopping = (await client.get(f"/meal-plans/{plan_id}/shopping-list")).json()
+    assert shopping == {"plan_id": plan_id, "aisles": [], "item_count": 0, "checked_count": 0}
+
+
+async def test_to_buy_subtracts_the_pantry_in_compatible_units(client: httpx2.AsyncClient) -> None:
+    crepes = (await client.post("/recipes", json=CREPES)).json()["id"]
+    plan_id = await plan_with(client, [{"recipe_id": crepes, "day": 1}])
+    await client.post("/pantry/items", json={"ingredient_id": "milk", "quantity": 0.1, "unit": "l"})
+    await client.post(
+        "/pantry/items", json={"ingredient_id": "all-purpose-flour", "quantity": 1, "unit": "kg"}
+    )
+    await client.post("/pantry/items", json={"ingredient_id": "butter"})  # some, amount unknown
+    await client.post("/pantry/items", json={"ingredient_id": "egg", "quantity": 100, "unit": "g"})
+    items = items_by_key((await client.get(f"/meal-plans/{plan_id}/shopping-list")).json())
+    assert items["milk"]["to_buy"] == [{"quantity": 136.6, "unit": "ml"}]
+    assert items["all-purpose-flour"]["to_buy"] == []
+    assert items["butter"]["to_buy"] == []
+    # eggs are counted, the pantry weighed them: nothing converts, so buy them all
+    assert items["egg"]["to_buy"] == [{"quantity": 2.0, "unit": "piece"}]

@@ -1,0 +1,115 @@
+"""Test support shared by every suite: real servers on 127.0.0.1, real databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import uvicorn
+from starlette.types import ASGIApp
+
+T = TypeVar("T")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PANTRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    base_url: str
+    port: int
+
+
+@contextmanager
+def serve_in_thread(app: ASGIApp, *, timeout: float = 30.0) -> Iterator[RunningServer]:
+    """Run ``app`` under uvicorn on 127.0.0.1 (a free port) in its own thread and loop."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(server.serve())
+        except BaseException as error:  # surfaced to the test below
+            failure.append(error)
+        finally:
+            ready.set()
+
+    thread = threading.Thread(target=run, name="uvicorn-test", daemon=True)
+    thread.start()
+
+    def started() -> bool:
+        return server.started or bool(failure) or not thread.is_alive()
+
+    waited = 0.0
+    while not started() and waited < timeout:
+        ready.wait(0.02)
+        waited += 0.02
+    if not server.started:
+        server.should_exit = True
+        thread.join(timeout)
+        raise RuntimeError(f"test server did not start: {failure[0] if failure else 'timeout'}")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield RunningServer(base_url=f"http://127.0.0.1:{port}", port=port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+
+
+def run_blocking(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from sync code, even inside a running event loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result(timeout=60)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+async def postgres_reachable() -> str | None:
+    """None when a PostgreSQL server answers at POSTGRES_ADMIN_URL, else the reason it does not."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(
+            POSTGRES_ADMIN_URL.replace("postgresql://", "postgres://"), timeout=3
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        return f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {error}"
+    await conn.close()
+    return None
+
+
+async def create_postgres_database() -> str:
+    """A fresh, empty database; returns its URL. Dropped by drop_postgres_database."""
+    import asyncpg
+
+    name = f"pantry_test_{secrets.token_hex(6)}"
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_postgres_database(url: str) -> None:
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
