@@ -55,6 +55,8 @@ async def build_database(path: Path, extra: int) -> str:
     if batch:
         async with db.write() as conn:
             await insert_recipes(conn, catalog, batch)
+    async with db.write() as conn:
+        await conn.exec_driver_sql("ANALYZE")
     await db.close()
     return url
 

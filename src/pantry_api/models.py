@@ -16,6 +16,7 @@ from pantry_api.ids import SLUG_PATTERN
 DietaryTag = Literal["vegetarian", "vegan", "pescatarian", "gluten-free", "dairy-free", "nut-free"]
 DIETARY_TAGS: tuple[str, ...] = DietaryTag.__args__  # type: ignore[attr-defined]
 MealSlot = Literal["breakfast", "lunch", "dinner", "snack"]
+Course = Literal["main", "breakfast", "side", "soup", "salad", "dessert", "snack"]
 Owner = Literal["catalog", "me"]
 Unit = Literal[
     "g", "kg", "mg", "oz", "lb", "ml", "l", "tsp", "tbsp", "cup", "fl-oz", "pinch",
@@ -119,6 +120,7 @@ class RecipeSearchQuery(Query):
         default_factory=list, max_length=6, description="Repeat for several; all must hold."
     )
     cuisine: Slug | None = None
+    course: Course | None = Field(default=None, description="main for lunch or dinner dishes.")
     sort: Literal["relevance", "title", "pantry"] = Field(
         default="relevance",
         description="relevance: best match first (title order without q); "
@@ -139,6 +141,7 @@ class RecipeHit(Response):
     title: str
     summary: str
     cuisine: str | None
+    course: Course | None
     total_minutes: int
     dietary: list[DietaryTag]
     ingredients: list[HitIngredient] = Field(description="In recipe order.")
@@ -170,6 +173,7 @@ class RecipeIn(Request):
     title: ShortText
     summary: Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)] = ""
     cuisine: Slug | None = None
+    course: Course | None = None
     servings: Annotated[int, Field(ge=1, le=100), WHOLE] = 4
     total_minutes: Annotated[int, Field(ge=1, le=1440), WHOLE]
     dietary: Annotated[list[DietaryTag], Field(max_length=6)] = Field(default_factory=list)
@@ -200,6 +204,7 @@ class Recipe(Response):
     title: str
     summary: str
     cuisine: str | None
+    course: Course | None
     servings: int
     total_minutes: int
     dietary: list[DietaryTag]

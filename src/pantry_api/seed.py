@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pantry_api.diet import to_mask
 from pantry_api.models import DIETARY_TAGS
 from pantry_api.store.common import now
 from pantry_api.store.tables import (
@@ -22,7 +23,6 @@ from pantry_api.store.tables import (
     ingredient_substitutes,
     ingredients,
     recipe_ingredients,
-    recipe_tags,
     recipes,
 )
 from pantry_api.store.users import ensure as ensure_user
@@ -123,6 +123,7 @@ async def seed_if_empty(conn: AsyncConnection, catalog: Catalog | None = None) -
     if substitutes:
         await conn.execute(insert(ingredient_substitutes), substitutes)
     await insert_recipes(conn, catalog, catalog.recipes)
+    await conn.exec_driver_sql("ANALYZE")  # give the query planner statistics from the start
     return True
 
 
@@ -143,6 +144,9 @@ async def insert_recipes(
                 "title": r["title"],
                 "summary": r["summary"],
                 "cuisine": r["cuisine"],
+                "course": r.get("course"),
+                "diet_mask": to_mask(catalog.dietary(r)),
+                "measured": sum(1 for line in r["ingredients"] if line.get("quantity") is not None),
                 "servings": r["servings"],
                 "total_minutes": r["total_minutes"],
                 "steps": r["steps"],
@@ -171,6 +175,3 @@ async def insert_recipes(
             for position, line in enumerate(r["ingredients"])
         ],
     )
-    tags = [{"recipe_id": r["id"], "tag": tag} for r in items for tag in catalog.dietary(r)]
-    if tags:
-        await conn.execute(insert(recipe_tags), tags)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from pantry_api.diet import from_mask
 from pantry_api.store.db import Database
-from pantry_api.store.migrations import latest_version
+from pantry_api.store.migrations import latest_version, migrate
 from pantry_api.store.tables import metadata
 
 pytestmark = pytest.mark.anyio
@@ -54,5 +56,37 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(
         async with db.read() as conn:
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_upgrading_a_version_1_database_keeps_its_recipes(
+    engine: str, database_factory: Callable[[str], str]
+) -> None:
+    """Version 2 folds the recipe_tags table into a bit mask; existing tags must survive."""
+    db = Database(database_factory(engine))
+    try:
+        async with db.write() as conn:
+            assert await migrate(conn, target=1) == [1]
+            await conn.execute(
+                text(
+                    "INSERT INTO recipes (id, owner_id, title, summary, cuisine, servings,"
+                    " total_minutes, steps, ingredient_names, created_at, updated_at) VALUES"
+                    " ('old-soup', NULL, 'Old Soup', 's', NULL, 2, 10, :steps, 'leek', :t, :t)"
+                ),
+                {"steps": '["Boil."]', "t": datetime(2026, 1, 1, tzinfo=UTC)},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO recipe_tags (recipe_id, tag) VALUES"
+                    " ('old-soup', 'vegan'), ('old-soup', 'nut-free')"
+                )
+            )
+        assert await db.migrate() == list(range(2, latest_version() + 1))
+        async with db.read() as conn:
+            row = (await conn.execute(text("SELECT diet_mask, measured FROM recipes"))).one()
+        assert from_mask(row.diet_mask) == ["vegan", "nut-free"]
+        assert row.measured == 0
     finally:
         await db.close()

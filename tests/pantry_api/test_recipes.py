@@ -212,3 +212,12 @@ async def test_pantry_sort_puts_the_best_covered_recipes_first(client: httpx2.As
     assert coverages == sorted(coverages, reverse=True)
     filtered = await search(client, sort="pantry", q="curry", page_size=50)
     assert filtered["items"][0]["id"] == target["id"]
+
+
+async def test_course_filter(client: httpx2.AsyncClient) -> None:
+    mains = await search(client, course="main", page_size=50)
+    assert mains["total"] >= 90
+    assert {hit["course"] for hit in mains["items"]} == {"main"}
+    desserts = await search(client, q="chocolate", course="dessert")
+    assert desserts["total"] >= 1
+    assert all(hit["course"] == "dessert" for hit in desserts["items"])

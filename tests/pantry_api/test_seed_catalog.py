@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import get_args
 
 import pytest
 
-from pantry_api.models import DIETARY_TAGS
+from pantry_api.models import DIETARY_TAGS, Course
 from pantry_api.seed import Catalog, load_catalog
 from pantry_api.units import UNITS
 
@@ -41,6 +42,9 @@ def test_ingredients_have_aisles_and_most_have_substitutes(catalog: Catalog) -> 
 
 
 def test_recipes_are_complete(catalog: Catalog) -> None:
+    courses = Counter(recipe["course"] for recipe in catalog.recipes)
+    assert set(courses) <= set(get_args(Course))
+    assert courses["main"] >= 90
     for recipe in catalog.recipes:
         assert recipe["title"] and recipe["summary"] and recipe["cuisine"]
         assert 1 <= recipe["servings"] <= 12

@@ -7,6 +7,7 @@ where an advisory lock serialises them) never applies one twice.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -167,11 +168,15 @@ CREATE INDEX recipes_search ON recipes USING GIN (search_vector);
 """
 
 
+DataStep = Callable[[AsyncConnection], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
     name: str
     statements: dict[str, list[str]]
+    data: DataStep | None = None  # runs after the statements, in the same transaction
 
 
 def _split(sql: str) -> list[str]:
@@ -200,13 +205,60 @@ def _initial() -> Migration:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_initial(),)
+# Dietary tags become bits of one integer (vegetarian 1, vegan 2, pescatarian 4,
+# gluten-free 8, dairy-free 16, nut-free 32): filtering by diet is then a mask test on the
+# recipe row instead of one sub-query per tag, which matters at 100,000 recipes.
+_RECIPE_FACTS = """
+ALTER TABLE recipes ADD COLUMN diet_mask INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE recipes ADD COLUMN measured INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE recipes ADD COLUMN course TEXT;
+UPDATE recipes SET diet_mask = (
+    SELECT coalesce(sum(CASE t.tag WHEN 'vegetarian' THEN 1 WHEN 'vegan' THEN 2
+        WHEN 'pescatarian' THEN 4 WHEN 'gluten-free' THEN 8 WHEN 'dairy-free' THEN 16
+        WHEN 'nut-free' THEN 32 ELSE 0 END), 0)
+    FROM recipe_tags t WHERE t.recipe_id = recipes.id);
+UPDATE recipes SET measured = (
+    SELECT count(*) FROM recipe_ingredients ri
+    WHERE ri.recipe_id = recipes.id AND ri.quantity IS NOT NULL);
+DROP TABLE recipe_tags;
+CREATE INDEX recipe_ingredients_by_ingredient ON recipe_ingredients (ingredient_id, recipe_id);
+DROP INDEX recipes_by_minutes;
+CREATE INDEX recipes_facets ON recipes (diet_mask, total_minutes, cuisine, course, owner_id);
+"""
+
+
+async def _backfill_catalog_courses(conn: AsyncConnection) -> None:
+    """Catalog recipes seeded before courses existed get them from the shipped catalog."""
+    from pantry_api.seed import load_catalog  # the seed module uses the store: import late
+
+    catalog = load_catalog()
+    courses = [{"i": r["id"], "c": r["course"]} for r in catalog.recipes if r.get("course")]
+    if courses:
+        await conn.execute(
+            text("UPDATE recipes SET course = :c WHERE id = :i AND owner_id IS NULL"), courses
+        )
+
+
+def _recipe_facts() -> Migration:
+    statements = _split(_RECIPE_FACTS)
+    return Migration(
+        version=2,
+        name="diet mask, measured count and course on recipes",
+        statements={"sqlite": statements, "postgresql": statements},
+        data=_backfill_catalog_courses,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_initial(), _recipe_facts())
 
 _ADVISORY_LOCK_ID = 0x70616E74  # "pant": serialises migrations across replicas on PostgreSQL
 
 
-async def migrate(conn: AsyncConnection) -> list[int]:
-    """Apply every pending migration inside the caller's transaction; returns versions applied."""
+async def migrate(conn: AsyncConnection, *, target: int | None = None) -> list[int]:
+    """Apply pending migrations (up to ``target``) in the caller's transaction.
+
+    Returns the versions applied.
+    """
     dialect = conn.dialect.name
     if dialect == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
@@ -219,10 +271,12 @@ async def migrate(conn: AsyncConnection) -> list[int]:
     done = set((await conn.execute(text("SELECT version FROM schema_migrations"))).scalars())
     applied: list[int] = []
     for migration in MIGRATIONS:
-        if migration.version in done:
+        if migration.version in done or (target is not None and migration.version > target):
             continue
         for statement in migration.statements[dialect]:
             await conn.exec_driver_sql(statement)
+        if migration.data is not None:
+            await migration.data(conn)
         await conn.execute(
             text("INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :t)"),
             {"v": migration.version, "n": migration.name, "t": datetime.now(UTC).isoformat()},

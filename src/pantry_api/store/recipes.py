@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from pantry_api import models
+from pantry_api.diet import from_mask, to_mask
 from pantry_api.errors import Forbidden, NotFound
 from pantry_api.ids import random_suffix, slugify
 from pantry_api.store import ingredients as ingredient_store
@@ -24,7 +25,6 @@ from pantry_api.store.tables import (
     pantry_items,
     recipe_ingredients,
     recipe_ratings,
-    recipe_tags,
     recipes,
 )
 from pantry_api.store.upsert import upsert
@@ -41,7 +41,6 @@ async def search(
 ) -> models.RecipePage:
     found = await search_store.search(conn, user, query)
     ids = [row.id for row in found.rows]
-    tags = await _tags(conn, ids)
     lines = await _hit_lines(conn, user, ids)
     items = [
         models.RecipeHit(
@@ -49,8 +48,9 @@ async def search(
             title=row.title,
             summary=row.summary,
             cuisine=row.cuisine,
+            course=row.course,
             total_minutes=row.total_minutes,
-            dietary=tags.get(row.id, []),
+            dietary=from_mask(row.diet_mask),
             ingredients=[line for line, _ in lines.get(row.id, [])],
             pantry_coverage=_coverage(lines.get(row.id, [])),
             owner="catalog" if row.owner_id is None else "me",
@@ -110,19 +110,6 @@ def _coverage(lines: list[_HitLine]) -> float:
     return round(sum(line.in_pantry for line in measured) / len(measured), 3)
 
 
-async def _tags(conn: AsyncConnection, ids: list[str]) -> dict[str, list[models.DietaryTag]]:
-    if not ids:
-        return {}
-    rows = await conn.execute(
-        select(recipe_tags.c.recipe_id, recipe_tags.c.tag).where(recipe_tags.c.recipe_id.in_(ids))
-    )
-    by_recipe: dict[str, list[models.DietaryTag]] = defaultdict(list)
-    for recipe_id, tag in rows:
-        by_recipe[recipe_id].append(tag)
-    order = {tag: index for index, tag in enumerate(models.DIETARY_TAGS)}
-    return {key: sorted(value, key=order.__getitem__) for key, value in by_recipe.items()}
-
-
 async def get(conn: AsyncConnection, user: str, recipe_id: str) -> models.Recipe:
     row = (
         await conn.execute(select(recipes).where(recipes.c.id == recipe_id, visible_to(user)))
@@ -136,15 +123,15 @@ async def get(conn: AsyncConnection, user: str, recipe_id: str) -> models.Recipe
     )
     line_rows = lines.all()
     aisles = await _aisles(conn, [line.ingredient_id for line in line_rows if line.ingredient_id])
-    tags = await _tags(conn, [recipe_id])
     return models.Recipe(
         id=row.id,
         title=row.title,
         summary=row.summary,
         cuisine=row.cuisine,
+        course=row.course,
         servings=row.servings,
         total_minutes=row.total_minutes,
-        dietary=tags.get(recipe_id, []),
+        dietary=from_mask(row.diet_mask),
         ingredients=[
             models.IngredientLine(
                 ingredient_id=line.ingredient_id,
@@ -214,9 +201,7 @@ async def _lines(conn: AsyncConnection, data: models.RecipeIn) -> list[_Line]:
     ]
 
 
-async def _write_children(
-    conn: AsyncConnection, recipe_id: str, lines: list[_Line], dietary: list[str]
-) -> None:
+async def _write_lines(conn: AsyncConnection, recipe_id: str, lines: list[_Line]) -> None:
     await conn.execute(
         insert(recipe_ingredients),
         [
@@ -232,11 +217,6 @@ async def _write_children(
             for position, line in enumerate(lines)
         ],
     )
-    if dietary:
-        await conn.execute(
-            insert(recipe_tags),
-            [{"recipe_id": recipe_id, "tag": tag} for tag in sorted(set(dietary))],
-        )
 
 
 def _columns(data: models.RecipeIn, lines: list[_Line]) -> dict[str, object]:
@@ -250,7 +230,10 @@ def _columns(data: models.RecipeIn, lines: list[_Line]) -> dict[str, object]:
         "title": title,
         "summary": summary,
         "cuisine": data.cuisine,
+        "course": data.course,
         "servings": data.servings,
+        "diet_mask": to_mask(data.dietary),
+        "measured": sum(1 for line in lines if line.quantity is not None),
         "total_minutes": data.total_minutes,
         "steps": [models.trim(step) for step in data.steps],
         "ingredient_names": NAME_SEPARATOR.join(line.name for line in lines),
@@ -272,7 +255,7 @@ async def create(conn: AsyncConnection, user: str, data: models.RecipeIn) -> mod
             id=recipe_id, owner_id=user, created_at=columns["updated_at"], **columns
         )
     )
-    await _write_children(conn, recipe_id, lines, list(data.dietary))
+    await _write_lines(conn, recipe_id, lines)
     return await get(conn, user, recipe_id)
 
 
@@ -299,11 +282,10 @@ async def replace(
     await conn.execute(
         delete(recipe_ingredients).where(recipe_ingredients.c.recipe_id == recipe_id)
     )
-    await conn.execute(delete(recipe_tags).where(recipe_tags.c.recipe_id == recipe_id))
     await conn.execute(
         update(recipes).where(recipes.c.id == recipe_id).values(**_columns(data, lines))
     )
-    await _write_children(conn, recipe_id, lines, list(data.dietary))
+    await _write_lines(conn, recipe_id, lines)
     return await get(conn, user, recipe_id)
 
 

@@ -71,6 +71,9 @@ recipes = Table(
     Column("ingredient_names", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("diet_mask", Integer, nullable=False),  # see pantry_api.diet
+    Column("measured", Integer, nullable=False),  # ingredient lines with a quantity
+    Column("course", Text, nullable=True),
 )
 
 recipe_ingredients = Table(
@@ -83,13 +86,6 @@ recipe_ingredients = Table(
     Column("quantity", Float, nullable=True),
     Column("unit", Text, nullable=True),
     Column("note", Text, nullable=True),
-)
-
-recipe_tags = Table(
-    "recipe_tags",
-    metadata,
-    Column("recipe_id", Text, ForeignKey("recipes.id", ondelete="CASCADE"), primary_key=True),
-    Column("tag", Text, primary_key=True),
 )
 
 recipe_ratings = Table(
