@@ -1,4 +1,4 @@
-"""``make run``: Pantry and (once it exists) the MCP server on 127.0.0.1, one shared token.
+"""``make run``: Pantry and the MCP server on 127.0.0.1, sharing one generated service token.
 
 Starts each service as a child process, waits until it answers, and stops all of them
 on Ctrl-C (or when any one exits).
@@ -17,6 +17,7 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 API_URL = "http://127.0.0.1:8001"
+MCP_URL = "http://127.0.0.1:8000"
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:
@@ -47,11 +48,22 @@ def main() -> int:
         if not wait_until_up(f"{API_URL}/healthz", api):
             print("make run: pantry-api did not come up; see its log above", file=sys.stderr)
             return 1
+        mcp = subprocess.Popen(  # noqa: S603 - our own console script
+            [str(BIN / "pantry-mcp"), "serve", "--host", "127.0.0.1", "--port", "8000"], env=env
+        )
+        children.append(mcp)
+        if not wait_until_up(f"{MCP_URL}/healthz", mcp):
+            print("make run: pantry-mcp did not come up; see its log above", file=sys.stderr)
+            return 1
         print(
-            f"make run: Pantry API on {API_URL} (OpenAPI at {API_URL}/openapi.json)",
+            f"\nmake run: Pantry API on {API_URL} (OpenAPI at {API_URL}/openapi.json)\n"
+            f"make run: MCP endpoint {MCP_URL}/mcp, acting as user "
+            f"{env.get('PANTRY_MCP_USER', 'demo')!r}\n"
+            "make run: connect an MCP client, or the Inspector "
+            f"(npx @modelcontextprotocol/inspector), to {MCP_URL}/mcp\n"
+            "make run: press Ctrl-C to stop\n",
             file=sys.stderr,
         )
-        print("make run: press Ctrl-C to stop", file=sys.stderr)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         return 1

@@ -16,6 +16,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 T = TypeVar("T")
+SERVICE_TOKEN = "tests-service-token-0123456789"
 POSTGRES_ADMIN_URL = os.environ.get(
     "PANTRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -113,3 +114,24 @@ async def drop_postgres_database(url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+def mcp_settings(pantry_url: str, user: str, **extra: str) -> Any:
+    """pantry-mcp settings pointing at a test Pantry, acting as ``user``."""
+    from pantry_mcp.config import Settings
+
+    env = {
+        "PANTRY_MCP_PANTRY_URL": pantry_url,
+        "PANTRY_MCP_PANTRY_TOKEN": SERVICE_TOKEN,
+        "PANTRY_MCP_USER": user,
+        "PANTRY_MCP_LOG_FORMAT": "json",
+        **extra,
+    }
+    return Settings.from_env(env, tty=False)
+
+
+def text_of(block: object) -> str:
+    """The text of a content block or resource contents (and fail if it has none)."""
+    value = getattr(block, "text", None)
+    assert isinstance(value, str), f"expected text content, got {type(block).__name__}"
+    return value

@@ -1,0 +1,3 @@
+from pantry_mcp.cli import main
+
+raise SystemExit(main())

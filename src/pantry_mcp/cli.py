@@ -1,0 +1,98 @@
+"""``pantry-mcp``: serve MCP over streamable HTTP, or over stdio for a local client."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+
+import anyio
+import uvicorn
+
+from pantry_mcp.config import ConfigError, Settings
+from pantry_mcp.logging import configure as configure_logging
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from pantry_mcp.app import create_app
+
+    if not _loopback(args.host):
+        print(
+            "pantry-mcp: without an authorization server configured, /mcp is served on "
+            "loopback only; use --host 127.0.0.1",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    print(
+        f"pantry-mcp: MCP endpoint http://{args.host}:{args.port}/mcp (acting as user "
+        f"{settings.user!r}); connect a client or the MCP Inspector to it",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,  # RequestContext writes the access log, with request ids
+        proxy_headers=False,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def _stdio(_: argparse.Namespace, settings: Settings) -> int:
+    from mcp.server.stdio import stdio_server
+
+    from pantry_mcp.client import PantryClient
+    from pantry_mcp.handlers import TOOLS
+    from pantry_mcp.registry import Registry
+    from pantry_mcp.server import build_server
+
+    configure_logging(settings.log_format, settings.log_level, stream=sys.stderr)
+
+    async def run() -> None:
+        client = PantryClient(
+            settings.pantry_url, settings.pantry_token, timeout=settings.pantry_timeout
+        )
+        server = build_server(settings, Registry(TOOLS), client)
+        try:
+            async with stdio_server() as (read_stream, write_stream):
+                await server.run(read_stream, write_stream, server.create_initialization_options())
+        finally:
+            await client.aclose()
+
+    anyio.run(run)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pantry-mcp", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve /mcp over streamable HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
+    stdio = commands.add_parser("stdio", help="serve one client over stdin/stdout")
+    stdio.set_defaults(run=_stdio)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(tty=sys.stderr.isatty() if args.command == "stdio" else None)
+    except ConfigError as error:
+        print(f"pantry-mcp: {error}", file=sys.stderr)
+        return 2
+    result: int = args.run(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,356 @@
+"""PantryClient: the only place that speaks HTTP to Pantry.
+
+It presents the server's own service credential and names the acting user on every call;
+the MCP client's token never goes upstream. Pantry's URLs, status codes and pagination
+are known here and nowhere else.
+
+The error tree::
+
+    PantryError                   something went wrong talking to Pantry
+    ├── PantryRejected            Pantry understood and said no: a fact the agent can act on
+    │   ├── PantryNotFound        404: no such thing (or not this user's)
+    │   ├── PantryConflict        409: clashes with the current state
+    │   ├── PantryInvalid         400/422: a field is wrong (``fields`` names them)
+    │   └── PantryRateLimited     429: too many calls (``retry_after`` seconds)
+    └── PantryUnavailable         Pantry could not answer: connect error, timeout, 5xx, garbage
+        └── PantryMisconfigured   401/403 on our own credential: only an operator can fix it
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import httpx2
+
+JSON = dict[str, Any]
+USER_HEADER = "X-Pantry-User"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class PantryError(Exception):
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class PantryRejected(PantryError):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str = "",
+        fields: list[JSON] | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.code = code
+        self.fields = fields or []
+        self.details = details
+
+
+class PantryNotFound(PantryRejected):
+    pass
+
+
+class PantryConflict(PantryRejected):
+    pass
+
+
+class PantryInvalid(PantryRejected):
+    pass
+
+
+class PantryRateLimited(PantryRejected):
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, status=429, code="rate_limited")
+        self.retry_after = retry_after
+
+
+class PantryUnavailable(PantryError):
+    pass
+
+
+class PantryMisconfigured(PantryUnavailable):
+    pass
+
+
+@dataclass(frozen=True)
+class UpstreamCall:
+    """One HTTP call to Pantry, as the logs report it (a path template, never ids)."""
+
+    method: str
+    path: str
+    status: int | None
+    duration_ms: float
+
+
+@dataclass
+class CallLog:
+    calls: list[UpstreamCall] = field(default_factory=list)
+
+
+# The calls made while serving the current MCP request; the registry starts a fresh log
+# per tool call and reads it back for the access log.
+current_calls: contextvars.ContextVar[CallLog | None] = contextvars.ContextVar(
+    "pantry_calls", default=None
+)
+
+_SAFE_RETRY_STATUSES = frozenset({502, 503, 504})
+_RETRIES = 2
+
+
+class PantryClient:
+    def __init__(
+        self,
+        base_url: str,
+        service_token: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx2.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {service_token}", "Accept": "application/json"},
+            timeout=httpx2.Timeout(timeout, connect=min(timeout, 3.0)),
+            transport=transport,
+            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=50),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ---- the one place requests are made ----------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        template: str,
+        user: str,
+        *,
+        path: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: JSON | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        url = template.format(**{k: _segment(v) for k, v in (path or {}).items()})
+        headers = {USER_HEADER: user}
+        if idempotency_key is not None:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        # Reads, and writes that carry an idempotency key, are safe to send again.
+        attempts = 1 + (_RETRIES if method == "GET" or idempotency_key is not None else 0)
+        failure: PantryError = PantryUnavailable("Pantry could not be reached")
+        for attempt in range(attempts):
+            if attempt:
+                await anyio.sleep(0.05 * 2**attempt)
+            started = time.perf_counter()
+            try:
+                response = await self._http.request(
+                    method, url, params=_query(params), json=body, headers=headers
+                )
+            except httpx2.TimeoutException:
+                _record(method, template, None, started)
+                failure = PantryUnavailable("Pantry did not answer in time")
+                continue
+            except httpx2.TransportError:
+                _record(method, template, None, started)
+                failure = PantryUnavailable("Pantry could not be reached")
+                continue
+            _record(method, template, response.status_code, started)
+            if response.status_code not in _SAFE_RETRY_STATUSES:
+                return _result(response)
+            failure = PantryUnavailable(
+                f"Pantry answered {response.status_code}", status=response.status_code
+            )
+        raise failure
+
+    # ---- recipes ------------------------------------------------------------------------
+
+    async def search_recipes(self, user: str, **params: Any) -> JSON:
+        result: JSON = await self._request("GET", "/recipes", user, params=params)
+        return result
+
+    async def get_recipe(self, user: str, recipe_id: str) -> JSON:
+        result: JSON = await self._request(
+            "GET", "/recipes/{recipe_id}", user, path={"recipe_id": recipe_id}
+        )
+        return result
+
+    async def create_recipe(self, user: str, body: JSON, *, idempotency_key: str) -> JSON:
+        result: JSON = await self._request(
+            "POST", "/recipes", user, body=body, idempotency_key=idempotency_key
+        )
+        return result
+
+    # ---- ingredients --------------------------------------------------------------------
+
+    async def search_ingredients(self, user: str, q: str, *, page_size: int = 5) -> JSON:
+        result: JSON = await self._request(
+            "GET", "/ingredients", user, params={"q": q, "page_size": page_size}
+        )
+        return result
+
+    async def get_ingredient(self, user: str, ingredient_id: str) -> JSON:
+        result: JSON = await self._request(
+            "GET", "/ingredients/{ingredient_id}", user, path={"ingredient_id": ingredient_id}
+        )
+        return result
+
+    # ---- pantry -------------------------------------------------------------------------
+
+    async def list_pantry(self, user: str) -> JSON:
+        result: JSON = await self._request("GET", "/pantry", user)
+        return result
+
+    async def add_pantry_item(self, user: str, body: JSON, *, idempotency_key: str) -> JSON:
+        result: JSON = await self._request(
+            "POST", "/pantry/items", user, body=body, idempotency_key=idempotency_key
+        )
+        return result
+
+    async def update_pantry_item(self, user: str, ingredient_id: str, body: JSON) -> JSON:
+        result: JSON = await self._request(
+            "PATCH",
+            "/pantry/items/{ingredient_id}",
+            user,
+            path={"ingredient_id": ingredient_id},
+            body=body,
+        )
+        return result
+
+    async def remove_pantry_item(self, user: str, ingredient_id: str) -> None:
+        await self._request(
+            "DELETE", "/pantry/items/{ingredient_id}", user, path={"ingredient_id": ingredient_id}
+        )
+
+    # ---- the user -----------------------------------------------------------------------
+
+    async def get_preferences(self, user: str) -> JSON:
+        result: JSON = await self._request("GET", "/users/me/preferences", user)
+        return result
+
+    # ---- meal plans ---------------------------------------------------------------------
+
+    async def list_plans(self, user: str, *, page_size: int = 20) -> JSON:
+        result: JSON = await self._request(
+            "GET", "/meal-plans", user, params={"page_size": page_size}
+        )
+        return result
+
+    async def create_plan(self, user: str, body: JSON, *, idempotency_key: str) -> JSON:
+        result: JSON = await self._request(
+            "POST", "/meal-plans", user, body=body, idempotency_key=idempotency_key
+        )
+        return result
+
+    async def get_plan(self, user: str, plan_id: str) -> JSON:
+        result: JSON = await self._request(
+            "GET", "/meal-plans/{plan_id}", user, path={"plan_id": plan_id}
+        )
+        return result
+
+    async def delete_plan(self, user: str, plan_id: str) -> None:
+        await self._request("DELETE", "/meal-plans/{plan_id}", user, path={"plan_id": plan_id})
+
+    async def add_plan_entry(
+        self, user: str, plan_id: str, body: JSON, *, idempotency_key: str
+    ) -> JSON:
+        result: JSON = await self._request(
+            "POST",
+            "/meal-plans/{plan_id}/entries",
+            user,
+            path={"plan_id": plan_id},
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+        return result
+
+    async def get_shopping_list(self, user: str, plan_id: str) -> JSON:
+        result: JSON = await self._request(
+            "GET", "/meal-plans/{plan_id}/shopping-list", user, path={"plan_id": plan_id}
+        )
+        return result
+
+    async def ready(self) -> bool:
+        """Pantry answers its health check (no user, no credential needed)."""
+        try:
+            response = await self._http.get("/healthz", timeout=2.0)
+        except httpx2.HTTPError:
+            return False
+        return response.status_code == 200
+
+
+def _segment(value: str) -> str:
+    """A path segment, percent-encoded so an id can never climb out of its template."""
+    return quote(value, safe="")
+
+
+def _query(
+    params: Mapping[str, Any] | None,
+) -> list[tuple[str, str | int | float | bool | None]] | None:
+    if not params:
+        return None
+    pairs: list[tuple[str, str | int | float | bool | None]] = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        values = value if isinstance(value, list | tuple) else [value]
+        pairs.extend(
+            (key, str(item).lower() if isinstance(item, bool) else str(item)) for item in values
+        )
+    return pairs
+
+
+def _record(method: str, template: str, status: int | None, started: float) -> None:
+    log = current_calls.get()
+    if log is not None:
+        duration = round((time.perf_counter() - started) * 1000, 1)
+        log.calls.append(UpstreamCall(method, template, status, duration))
+
+
+def _result(response: httpx2.Response) -> Any:
+    status = response.status_code
+    if status == 204:
+        return None
+    try:
+        payload = response.json()
+    except ValueError:
+        raise PantryUnavailable(
+            f"Pantry answered {status} with a body that is not JSON", status=status
+        ) from None
+    if 200 <= status < 300:
+        return payload
+    error = payload.get("error", {}) if isinstance(payload, dict) else {}
+    message = str(error.get("message") or f"Pantry answered {status}")
+    code = str(error.get("code") or "")
+    details = error.get("details")
+    fields = details if isinstance(details, list) else []
+    if status == 401:
+        raise PantryMisconfigured(
+            "Pantry refused this server's service credential; check PANTRY_MCP_PANTRY_TOKEN",
+            status=status,
+        )
+    if status == 404:
+        raise PantryNotFound(message, status=status, code=code, fields=fields, details=details)
+    if status == 409:
+        raise PantryConflict(message, status=status, code=code, fields=fields, details=details)
+    if status == 429:
+        retry_after = _float(response.headers.get("retry-after"), default=1.0)
+        raise PantryRateLimited(message, retry_after=retry_after)
+    if status in (400, 403, 413, 415, 422):
+        raise PantryInvalid(message, status=status, code=code, fields=fields, details=details)
+    raise PantryUnavailable(f"Pantry answered {status}", status=status)
+
+
+def _float(raw: str | None, *, default: float) -> float:
+    try:
+        return float(raw) if raw is not None else default
+    except ValueError:
+        return default

@@ -1,0 +1,262 @@
+"""The tool registry: hand-written schemas bound to handlers, with validation at the edge.
+
+Each tool is one file in ``schemas/`` (name, title, description, inputSchema,
+outputSchema, annotations) and one handler function. The registry validates arguments
+against the tool's own inputSchema before its handler runs (the SDK does not), checks
+the handler's output against the outputSchema, and turns every failure into a result
+the agent can act on, or into a clean protocol error: never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, cast
+
+import mcp_types as types
+import structlog
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from pantry_mcp.client import (
+    CallLog,
+    PantryClient,
+    PantryError,
+    PantryMisconfigured,
+    PantryNotFound,
+    PantryRateLimited,
+    PantryRejected,
+    PantryUnavailable,
+    current_calls,
+)
+from pantry_mcp.errors import ToolError
+
+ToolHandler = Callable[[PantryClient, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+READ_SCOPE = "pantry:read"
+WRITE_SCOPE = "pantry:write"
+
+log = structlog.get_logger("pantry_mcp.tools")
+
+
+class ToolFailure(Exception):
+    """A failure only an operator can fix; becomes a JSON-RPC error, not a tool result."""
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    text = resources.files("pantry_mcp.schemas").joinpath(f"{name}.json").read_text("utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    tool: types.Tool
+    handler: ToolHandler
+    input_validator: Draft202012Validator
+    output_validator: Draft202012Validator
+
+    @property
+    def scope(self) -> str:
+        hints = self.tool.annotations
+        return READ_SCOPE if hints is not None and hints.read_only_hint else WRITE_SCOPE
+
+
+def _spec(name: str, handler: ToolHandler) -> ToolSpec:
+    document = load_schema(name)
+    if document["name"] != name:
+        raise ValueError(f"schemas/{name}.json names the tool {document['name']!r}")
+    for key in ("inputSchema", "outputSchema"):
+        Draft202012Validator.check_schema(document[key])
+    return ToolSpec(
+        name=name,
+        tool=types.Tool.model_validate(document),
+        handler=handler,
+        input_validator=Draft202012Validator(
+            document["inputSchema"], format_checker=FormatChecker()
+        ),
+        output_validator=Draft202012Validator(
+            document["outputSchema"], format_checker=FormatChecker()
+        ),
+    )
+
+
+def describe_problem(error: ValidationError) -> dict[str, str]:
+    """One invalid argument, said plainly: which field, and what it must be."""
+    path = ".".join(str(part) for part in error.absolute_path)
+    validator, expected = error.validator, cast("Any", error.validator_value)
+    schema = cast("dict[str, Any]", error.schema)
+    got = json.dumps(error.instance, ensure_ascii=False)
+    if len(got) > 60:
+        got = got[:57] + "..."
+    if validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else "?"
+        return {"field": f"{path}.{missing}" if path else missing, "problem": "is required"}
+    if validator == "additionalProperties":
+        extra = sorted(
+            set(cast("dict[str, Any]", error.instance)) - set(schema.get("properties", {}))
+        )
+        return {
+            "field": path or "(arguments)",
+            "problem": f"unknown argument(s): {', '.join(extra)}",
+        }
+    return {
+        "field": path or "(arguments)",
+        "problem": _problem(str(validator), expected, got, error),
+    }
+
+
+def _problem(validator: str, expected: Any, got: str, error: ValidationError) -> str:
+    if validator in ("maximum", "minimum", "exclusiveMinimum", "exclusiveMaximum"):
+        word = {
+            "maximum": "at most",
+            "minimum": "at least",
+            "exclusiveMinimum": "more than",
+            "exclusiveMaximum": "less than",
+        }[validator]
+        return f"must be {word} {expected} (got {got})"
+    if validator in ("maxLength", "minLength"):
+        word = "at most" if validator == "maxLength" else "at least"
+        return f"must be {word} {expected} characters long"
+    if validator in ("maxItems", "minItems"):
+        word = "at most" if validator == "maxItems" else "at least"
+        return f"must have {word} {expected} items"
+    if validator == "enum":
+        return f"must be one of {', '.join(json.dumps(v) for v in expected)} (got {got})"
+    if validator == "type":
+        kinds = expected if isinstance(expected, list) else [expected]
+        return f"must be {' or '.join(kinds)} (got {got})"
+    if validator == "format" and expected == "date":
+        return f"must be a date like 2026-11-30 (got {got})"
+    if validator == "uniqueItems":
+        return "must not repeat items"
+    return f"is not valid (got {got})"
+
+
+def error_result(message: str, hint: str, **details: Any) -> types.CallToolResult:
+    """An isError result: error and hint in the text (as JSON), no structuredContent.
+
+    Clients that check structuredContent against the outputSchema even on errors (the
+    TypeScript SDK, the Inspector) would reject an error shape that is not in it.
+    """
+    body = {"error": message, "hint": hint, **details}
+    return types.CallToolResult(
+        content=[types.TextContent(text=json.dumps(body, ensure_ascii=False))], is_error=True
+    )
+
+
+class Registry:
+    def __init__(self, tools: Sequence[tuple[str, ToolHandler]]) -> None:
+        self._specs: dict[str, ToolSpec] = {name: _spec(name, handler) for name, handler in tools}
+
+    @property
+    def specs(self) -> list[ToolSpec]:
+        return list(self._specs.values())
+
+    def tools(self, scopes: set[str] | None = None) -> list[types.Tool]:
+        """The tools in their fixed order, only those the given scopes may call."""
+        return [
+            spec.tool for spec in self._specs.values() if scopes is None or spec.scope in scopes
+        ]
+
+    def get(self, name: str) -> ToolSpec | None:
+        return self._specs.get(name)
+
+    def input_schema(self, name: str) -> Mapping[str, Any] | None:
+        spec = self._specs.get(name)
+        return spec.tool.input_schema if spec is not None else None
+
+    async def call(
+        self, spec: ToolSpec, client: PantryClient, user: str, arguments: dict[str, Any] | None
+    ) -> types.CallToolResult:
+        """Validate, run, check and shape one tool call; log it with its upstream calls."""
+        started = time.perf_counter()
+        calls = CallLog()
+        token = current_calls.set(calls)
+        outcome = "ok"
+        try:
+            result = await self._run(spec, client, user, arguments or {})
+            if result.is_error:
+                outcome = "tool_error"
+            return result
+        except ToolFailure:
+            outcome = "failure"
+            raise
+        except Exception:
+            # A bug of ours: the details go to the log, never to the client.
+            outcome = "crash"
+            log.exception("tool_crashed", tool=spec.name)
+            raise ToolFailure(
+                f"{spec.name} failed unexpectedly; the server log has the details."
+            ) from None
+        finally:
+            current_calls.reset(token)
+            log.info(
+                "tool_call",
+                tool=spec.name,
+                user=user,
+                outcome=outcome,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                upstream=[
+                    {"method": c.method, "path": c.path, "status": c.status, "ms": c.duration_ms}
+                    for c in calls.calls
+                ],
+            )
+
+    async def _run(
+        self, spec: ToolSpec, client: PantryClient, user: str, arguments: dict[str, Any]
+    ) -> types.CallToolResult:
+        problems = [describe_problem(e) for e in spec.input_validator.iter_errors(arguments)]
+        if problems:
+            return error_result(
+                f"Invalid arguments for {spec.name}: "
+                + "; ".join(f"{p['field']} {p['problem']}" for p in problems),
+                "Correct the named arguments and call again; the inputSchema gives every bound.",
+                problems=problems,
+            )
+        try:
+            output = await spec.handler(client, user, arguments)
+        except ToolError as error:
+            return error_result(error.message, error.hint, **error.details)
+        except PantryMisconfigured as error:
+            log.error("pantry_misconfigured", tool=spec.name, error=error.message)
+            raise ToolFailure(
+                "pantry-mcp cannot use Pantry: its service credential was refused. "
+                "The operator must check PANTRY_MCP_PANTRY_TOKEN."
+            ) from None
+        except PantryRateLimited as error:
+            return error_result(
+                "Pantry is limiting how fast this user can make requests.",
+                f"Wait {max(1, round(error.retry_after))} seconds, then retry the same call.",
+            )
+        except PantryNotFound as error:
+            return error_result(error.message, "Check the ids; search_recipes finds recipe ids.")
+        except PantryRejected as error:
+            return error_result(
+                error.message, "Change the request and try again.", fields=error.fields
+            )
+        except PantryUnavailable as error:
+            log.error(
+                "pantry_unavailable", tool=spec.name, error=error.message, status=error.status
+            )
+            raise ToolFailure(
+                f"Pantry is unavailable ({error.message}); try again shortly. "
+                "If this persists, the operator should check that Pantry is running "
+                "and PANTRY_MCP_PANTRY_URL points at it."
+            ) from None
+        except PantryError as error:  # pragma: no cover - every subclass is handled above
+            raise ToolFailure(f"Pantry failed: {error.message}") from None
+        output_problems = list(spec.output_validator.iter_errors(output))
+        if output_problems:
+            log.error(
+                "tool_output_invalid",
+                tool=spec.name,
+                problems=[describe_problem(e) for e in output_problems[:5]],
+            )
+            raise ToolFailure(f"{spec.name} produced a malformed result; this is a server bug.")
+        return types.CallToolResult(
+            content=[types.TextContent(text=str(output["summary"]))], structured_content=output
+        )

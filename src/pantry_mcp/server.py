@@ -1,0 +1,253 @@
+"""The one seam with the SDK: a low-level ``Server`` whose handlers all read the registry.
+
+Tools, resources, prompts and completion are wired here; what they do lives in
+``handlers/`` and what they look like lives in ``schemas/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from importlib import resources
+from typing import Any
+
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPError
+from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
+
+from pantry_mcp import __version__
+from pantry_mcp.client import PantryClient, PantryError, PantryUnavailable
+from pantry_mcp.config import Settings
+from pantry_mcp.handlers import prompts
+from pantry_mcp.handlers import resources as resource_handlers
+from pantry_mcp.handlers.prompts import next_monday
+from pantry_mcp.registry import Registry, ToolFailure
+
+INSTRUCTIONS = (
+    "Pantry is the user's cookbook, pantry and meal planner. Find recipes with "
+    "search_recipes, suggest a meal from what they have with whats_for_dinner, plan days "
+    "with plan_week_meals, keep the pantry current with update_pantry. Read recipe://{id}, "
+    "meal-plan://{id} and pantry://current for detail."
+)
+RECIPE_URI = re.compile(r"^recipe://([a-z0-9]+(?:-[a-z0-9]+)*)$")
+PLAN_URI = re.compile(r"^meal-plan://([a-z0-9]+(?:-[a-z0-9]+)*)$")
+PANTRY_URI = "pantry://current"
+MARKDOWN = "text/markdown"
+MAX_PROMPT_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class AppState:
+    client: PantryClient
+    registry: Registry
+    settings: Settings
+
+
+Context = ServerRequestContext[AppState, Any]
+
+
+def _definitions(name: str) -> dict[str, Any]:
+    text = resources.files("pantry_mcp.schemas").joinpath(f"{name}.json").read_text("utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+def acting_user(ctx: Context) -> str:
+    """Who the request acts for: the verified user on HTTP, the configured user on stdio."""
+    request = ctx.request
+    if request is not None:
+        user = request.scope.get("state", {}).get("pantry_user")
+        if isinstance(user, str):
+            return user
+    return ctx.lifespan_context.settings.user
+
+
+def _not_found(message: str, uri: str) -> MCPError:
+    return MCPError(code=INVALID_PARAMS, message=message, data={"uri": uri})
+
+
+def _upstream_failure(error: PantryError) -> MCPError:
+    if isinstance(error, PantryUnavailable):
+        return MCPError(code=INTERNAL_ERROR, message=f"Pantry is unavailable ({error.message})")
+    return MCPError(code=INVALID_PARAMS, message=error.message)
+
+
+def build_server(settings: Settings, registry: Registry, client: PantryClient) -> Server[AppState]:
+    """The server; ``client`` belongs to the caller, who opens and closes it."""
+    resource_defs = _definitions("resources")
+    prompt_defs = {p["name"]: p for p in _definitions("prompts")["prompts"]}
+    templates = [
+        types.ResourceTemplate.model_validate(t) for t in resource_defs["resourceTemplates"]
+    ]
+    static = [types.Resource.model_validate(r) for r in resource_defs["resources"]]
+    prompt_list = [types.Prompt.model_validate(p) for p in prompt_defs.values()]
+
+    @asynccontextmanager
+    async def lifespan(_: Server[AppState]) -> AsyncIterator[AppState]:
+        yield AppState(client=client, registry=registry, settings=settings)
+
+    async def on_list_tools(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=registry.tools())
+
+    async def on_call_tool(
+        ctx: Context, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        spec = registry.get(params.name)
+        if spec is None:
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"Unknown tool {params.name!r}; tools/list names the available tools.",
+            )
+        state = ctx.lifespan_context
+        try:
+            return await registry.call(spec, state.client, acting_user(ctx), params.arguments)
+        except ToolFailure as failure:
+            raise MCPError(code=INTERNAL_ERROR, message=str(failure)) from None
+
+    async def on_list_resources(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        state = ctx.lifespan_context
+        try:
+            plans = await state.client.list_plans(acting_user(ctx), page_size=20)
+        except PantryError as error:
+            raise _upstream_failure(error) from None
+        listed = [
+            types.Resource(
+                uri=f"meal-plan://{plan['id']}",
+                name=f"meal-plan-{plan['id']}",
+                title=plan["name"],
+                description=f"Meal plan {plan['start_date']} to {plan['end_date']}.",
+                mime_type=MARKDOWN,
+            )
+            for plan in plans["items"]
+        ]
+        return types.ListResourcesResult(resources=[*static, *listed])
+
+    async def on_list_resource_templates(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult(resource_templates=templates)
+
+    async def on_read_resource(
+        ctx: Context, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        client, user = ctx.lifespan_context.client, acting_user(ctx)
+        try:
+            if uri == PANTRY_URI:
+                text = await resource_handlers.read_pantry(client, user)
+            elif match := RECIPE_URI.match(uri):
+                text = await resource_handlers.read_recipe(client, user, match.group(1))
+            elif match := PLAN_URI.match(uri):
+                text = await resource_handlers.read_plan(client, user, match.group(1))
+            else:
+                raise _not_found(
+                    f"Unknown resource {uri!r}: use pantry://current, recipe://{{id}} "
+                    "or meal-plan://{id}.",
+                    uri,
+                )
+        except resource_handlers.ResourceNotFound as missing:
+            raise _not_found(f"{missing.message} {missing.hint}", uri) from None
+        except PantryError as error:
+            raise _upstream_failure(error) from None
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type=MARKDOWN, text=text)]
+        )
+
+    async def on_list_prompts(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=prompt_list)
+
+    async def on_get_prompt(
+        ctx: Context, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        definition = prompt_defs.get(params.name)
+        if definition is None:
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt {params.name!r}.")
+        arguments = params.arguments or {}
+        if params.name == "weekly_meal_planning":
+            start = arguments.get("start_date") or None
+            if start is not None:
+                try:
+                    start = date.fromisoformat(start).isoformat()
+                except ValueError:
+                    raise MCPError(
+                        code=INVALID_PARAMS,
+                        message=f"start_date must be a date like 2026-11-30, got {start!r}.",
+                    ) from None
+            text = prompts.weekly_meal_planning(start)
+        else:
+            recipe_text = (arguments.get("text") or "").strip()
+            if not recipe_text:
+                raise MCPError(code=INVALID_PARAMS, message="text is required: paste the recipe.")
+            if len(recipe_text) > MAX_PROMPT_TEXT:
+                raise MCPError(
+                    code=INVALID_PARAMS,
+                    message=f"text must be at most {MAX_PROMPT_TEXT} characters.",
+                )
+            text = prompts.recipe_from_text(recipe_text)
+        return types.GetPromptResult(
+            description=definition["description"],
+            messages=[types.PromptMessage(role="user", content=types.TextContent(text=text))],
+        )
+
+    async def on_completion(
+        ctx: Context, params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        values = await _complete(ctx, params)
+        return types.CompleteResult(
+            completion=types.Completion(values=values[:100], total=len(values), has_more=False)
+        )
+
+    return Server(
+        "pantry-mcp",
+        version=__version__,
+        title="Pantry",
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        get_tool_input_schema=registry.input_schema,
+        on_list_tools=on_list_tools,
+        on_call_tool=on_call_tool,
+        on_list_resources=on_list_resources,
+        on_list_resource_templates=on_list_resource_templates,
+        on_read_resource=on_read_resource,
+        on_list_prompts=on_list_prompts,
+        on_get_prompt=on_get_prompt,
+        on_completion=on_completion,
+    )
+
+
+async def _complete(ctx: Context, params: types.CompleteRequestParams) -> list[str]:
+    """Recipe and plan ids for the templates; start dates for the planning prompt."""
+    client, user = ctx.lifespan_context.client, acting_user(ctx)
+    ref, argument = params.ref, params.argument
+    typed = argument.value.strip().lower()
+    try:
+        if isinstance(ref, types.ResourceTemplateReference):
+            if ref.uri == "recipe://{recipe_id}" and argument.name == "recipe_id":
+                page = await client.search_recipes(
+                    user, q=typed.replace("-", " ") or None, page_size=20
+                )
+                ids = [hit["id"] for hit in page["items"]]
+                return sorted(ids, key=lambda i: not i.startswith(typed))
+            if ref.uri == "meal-plan://{plan_id}" and argument.name == "plan_id":
+                plans = await client.list_plans(user, page_size=100)
+                return [plan["id"] for plan in plans["items"] if plan["id"].startswith(typed)]
+            return []
+        if ref.name == "weekly_meal_planning" and argument.name == "start_date":
+            monday = next_monday(date.today())
+            dates = [(monday + timedelta(weeks=n)).isoformat() for n in range(4)]
+            return [d for d in dates if d.startswith(typed)]
+    except PantryError as error:
+        raise _upstream_failure(error) from None
+    return []

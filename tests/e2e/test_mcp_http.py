@@ -1,0 +1,185 @@
+"""The official MCP client, over real HTTP, against pantry-mcp in front of a real Pantry.
+
+Each user request from the product brief is walked in every client mode: the 2025-11-25
+initialize handshake (``legacy``), the stateless 2026-07-28 revision, and ``auto``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp_types import PromptReference, ResourceTemplateReference
+
+from tests.e2e.conftest import McpServerFactory
+from tests.support import text_of
+
+pytestmark = pytest.mark.anyio
+MODES = ["legacy", "2026-07-28", "auto"]
+
+
+def error_of(result: Any) -> dict[str, Any]:
+    assert result.is_error, result
+    assert result.structured_content is None
+    body: dict[str, Any] = json.loads(text_of(result.content[0]))
+    return body
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_week_with_pantry(mcp_server: McpServerFactory, mode: str) -> None:
+    async with Client(mcp_server(), mode=mode) as client:
+        assert client.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
+        tools = await client.list_tools()
+        assert [t.name for t in tools.tools] == [
+            "search_recipes",
+            "save_recipe",
+            "whats_for_dinner",
+            "plan_week_meals",
+            "update_pantry",
+            "add_recipe_to_plan",
+            "get_shopping_list",
+            "suggest_substitutes",
+        ]
+        # "I bought milk and eggs and chickpeas"
+        bought = await client.call_tool(
+            "update_pantry",
+            {
+                "changes": [
+                    {"action": "add", "ingredient": "milk", "quantity": 1, "unit": "l"},
+                    {"action": "add", "ingredient": "eggs", "quantity": 12, "unit": "piece"},
+                    {"action": "add", "ingredient": "chickpeas", "quantity": 2, "unit": "can"},
+                ]
+            },
+        )
+        assert not bought.is_error
+        assert bought.structured_content["applied"] == 3
+        assert text_of(bought.content[0]) == bought.structured_content["summary"]
+        # "what can I make tonight"
+        dinner = await client.call_tool("whats_for_dinner", {"count": 3})
+        assert len(dinner.structured_content["suggestions"]) == 3
+        # "plan me a week of dinners"
+        plan = await client.call_tool("plan_week_meals", {"start_date": "2026-11-30"})
+        plan_id = plan.structured_content["plan_id"]
+        assert len(plan.structured_content["days"]) == 7
+        # swap a day, then the list of what to buy
+        swap = await client.call_tool(
+            "add_recipe_to_plan", {"plan_id": plan_id, "recipe_id": "chana-masala", "day": 3}
+        )
+        assert swap.structured_content["date"] == "2026-12-02"
+        shopping = await client.call_tool("get_shopping_list", {"plan_id": plan_id})
+        assert shopping.structured_content["item_count"] > 0
+        # the plan as a resource
+        text = text_of((await client.read_resource(f"meal-plan://{plan_id}")).contents[0])
+        assert "Chana Masala" in text
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_save_a_recipe_a_friend_sent(mcp_server: McpServerFactory, mode: str) -> None:
+    recipe = {
+        "title": "Nonna's Lentil Soup",
+        "ingredients": [
+            {"name": "green lentils", "quantity": 250, "unit": "g"},
+            {"name": "carrot", "quantity": 2, "unit": "piece"},
+            {"name": "salt", "quantity": None, "unit": None},
+        ],
+        "steps": ["Simmer the lentils.", "Add the carrots."],
+        "total_minutes": 45,
+    }
+    async with Client(mcp_server(), mode=mode) as client:
+        saved = await client.call_tool("save_recipe", recipe)
+        again = await client.call_tool("save_recipe", recipe)
+        recipe_id = saved.structured_content["recipe_id"]
+        assert again.structured_content["recipe_id"] == recipe_id
+        found = await client.call_tool("search_recipes", {"query": "nonna lentil"})
+        assert found.structured_content["results"][0]["id"] == recipe_id
+        text = text_of((await client.read_resource(f"recipe://{recipe_id}")).contents[0])
+        assert text.startswith("# Nonna's Lentil Soup")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_errors_help_the_agent_recover(mcp_server: McpServerFactory, mode: str) -> None:
+    async with Client(mcp_server(), mode=mode) as client:
+        bad = error_of(
+            await client.call_tool("search_recipes", {"query": "soup", "max_minutes": 0})
+        )
+        assert bad["problems"] == [
+            {"field": "max_minutes", "problem": "must be at least 1 (got 0)"}
+        ]
+        missing = error_of(
+            await client.call_tool(
+                "add_recipe_to_plan", {"plan_id": "plan-nope", "recipe_id": "x", "day": 1}
+            )
+        )
+        assert "plan_week_meals" in missing["hint"]
+        plan = await client.call_tool("plan_week_meals", {"start_date": "2026-11-30", "days": 2})
+        outside = error_of(
+            await client.call_tool(
+                "add_recipe_to_plan",
+                {"plan_id": plan.structured_content["plan_id"], "recipe_id": "shakshuka", "day": 5},
+            )
+        )
+        assert outside["hint"].startswith("Use a day from 1 to 2")
+        with pytest.raises(MCPError, match="Unknown tool"):
+            await client.call_tool("delete_everything", {})
+        with pytest.raises(MCPError) as unknown:
+            await client.read_resource("recipe://no-such-dish")
+        assert "search_recipes" in unknown.value.error.message
+        with pytest.raises(MCPError):
+            await client.read_resource("file:///etc/passwd")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_resources_prompts_and_completion(mcp_server: McpServerFactory, mode: str) -> None:
+    async with Client(mcp_server(), mode=mode) as client:
+        plan = await client.call_tool("plan_week_meals", {"start_date": "2026-11-30", "days": 1})
+        plan_id = plan.structured_content["plan_id"]
+        listed = [str(r.uri) for r in (await client.list_resources()).resources]
+        assert listed == ["pantry://current", f"meal-plan://{plan_id}"]
+        templates = [
+            t.uri_template for t in (await client.list_resource_templates()).resource_templates
+        ]
+        assert templates == ["recipe://{recipe_id}", "meal-plan://{plan_id}"]
+        pantry = (await client.read_resource("pantry://current")).contents[0]
+        assert pantry.mime_type == "text/markdown"
+        assert "empty" in text_of(pantry)
+        names = [p.name for p in (await client.list_prompts()).prompts]
+        assert names == ["weekly_meal_planning", "recipe_from_text"]
+        weekly = await client.get_prompt("weekly_meal_planning", {"start_date": "2026-12-07"})
+        assert "start_date 2026-12-07" in text_of(weekly.messages[0].content)
+        with pytest.raises(MCPError, match="start_date must be a date"):
+            await client.get_prompt("weekly_meal_planning", {"start_date": "soon"})
+        ids = await client.complete(
+            ResourceTemplateReference(uri="recipe://{recipe_id}"),
+            {"name": "recipe_id", "value": "chana"},
+        )
+        assert ids.completion.values[0] == "chana-masala"
+        plans = await client.complete(
+            ResourceTemplateReference(uri="meal-plan://{plan_id}"),
+            {"name": "plan_id", "value": "plan-"},
+        )
+        assert plans.completion.values == [plan_id]
+        dates = await client.complete(
+            PromptReference(name="weekly_meal_planning"), {"name": "start_date", "value": "20"}
+        )
+        assert len(dates.completion.values) == 4
+
+
+async def test_stateful_legacy_sessions_work_too(mcp_server: McpServerFactory) -> None:
+    async with Client(mcp_server(PANTRY_MCP_STATEFUL="true"), mode="legacy") as client:
+        result = await client.call_tool("search_recipes", {"query": "curry"})
+        assert result.structured_content["total"] >= 3
+        again = await client.call_tool("search_recipes", {"query": "curry", "page": 2})
+        assert again.structured_content["page"] == 2
+
+
+async def test_pantry_down_is_a_clear_failure(mcp_server: McpServerFactory) -> None:
+    url = mcp_server(PANTRY_MCP_PANTRY_URL="http://127.0.0.1:9", PANTRY_MCP_PANTRY_TIMEOUT="1")
+    async with Client(url, mode="2026-07-28") as client:
+        with pytest.raises(MCPError) as failure:
+            await client.call_tool("search_recipes", {"query": "soup"})
+    message = failure.value.error.message
+    assert message.startswith("Pantry is unavailable (Pantry could not be reached)")
+    assert "Traceback" not in message and "httpx" not in message
