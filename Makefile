@@ -20,8 +20,13 @@ $(SYNCED): pyproject.toml uv.lock
 run: $(SYNCED)
 	@$(BIN)/python scripts/run.py
 
-test: $(SYNCED)
+test: $(SYNCED) tests/conformance/node_modules
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Node 22, the MCP conformance suite and the Inspector CLI for tests/e2e, from the lock file.
+tests/conformance/node_modules: tests/conformance/package.json tests/conformance/package-lock.json
+	cd tests/conformance && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
 
 lint: $(SYNCED)
 	$(BIN)/ruff check src tests bench scripts

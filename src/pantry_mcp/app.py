@@ -70,6 +70,22 @@ class RequestContext:
                 )
 
 
+class TrimHeaderValues:
+    """Drop the optional white space around header values (RFC 9110 5.5).
+
+    uvicorn's httptools parser keeps trailing spaces and tabs, and the SDK compares
+    ``Mcp-Name`` and friends to the body exactly, so ``"search_recipes "`` would fail.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "headers": [(k, v.strip(b" \t")) for k, v in scope["headers"]]}
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings, *, client: PantryClient | None = None) -> Starlette:
     """``client`` lets tests hand in a Pantry client of their own; it is closed on shutdown."""
     pantry = client or PantryClient(
@@ -109,6 +125,6 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],
-        middleware=[Middleware(RequestContext)],
+        middleware=[Middleware(RequestContext), Middleware(TrimHeaderValues)],
         lifespan=lifespan,
     )

