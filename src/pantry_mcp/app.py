@@ -8,9 +8,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx2
 import structlog
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -18,6 +18,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pantry_mcp.auth.discovery import discovery_routes, resource_metadata_url
+from pantry_mcp.auth.jwks import JwksCache
+from pantry_mcp.auth.middleware import MAX_BODY, BearerAuth, HostOriginGuard
+from pantry_mcp.auth.verifier import TokenVerifier
 from pantry_mcp.client import PantryClient
 from pantry_mcp.config import Settings
 from pantry_mcp.handlers import TOOLS
@@ -25,8 +29,7 @@ from pantry_mcp.registry import Registry
 from pantry_mcp.server import build_server
 
 access_log = structlog.get_logger("pantry_mcp.access")
-LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+MCP_PATH = "/mcp"
 
 
 class RequestContext:
@@ -96,35 +99,71 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
     manager = StreamableHTTPSessionManager(
         app=server,
         stateless=not settings.stateful,
-        security_settings=TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=LOOPBACK_HOSTS,
-            allowed_origins=LOOPBACK_ORIGINS,
-        ),
+        security_settings=None,  # HostOriginGuard below checks Host and Origin first
+        max_request_body_size=MAX_BODY,
     )
+    issuer_http = httpx2.AsyncClient(headers={"Accept": "application/json"})
+    middleware = [
+        Middleware(RequestContext),
+        Middleware(TrimHeaderValues),
+        Middleware(
+            HostOriginGuard,
+            hosts=settings.allowed_hosts,
+            origins=settings.allowed_origins,
+            path=MCP_PATH,
+        ),
+    ]
+    routes = [
+        Route(MCP_PATH, StreamableHTTPASGIApp(manager)),
+    ]
+    keys: JwksCache | None = None
+    if settings.auth is not None:
+        keys = JwksCache(
+            issuer_http, metadata_url=settings.auth.metadata_url, jwks_url=settings.auth.jwks_url
+        )
+        middleware.append(
+            Middleware(
+                BearerAuth,
+                verifier=TokenVerifier(settings.auth, keys),
+                resource_metadata_url=resource_metadata_url(settings.auth.resource_url),
+                scope_for_tool=lambda name: spec.scope if (spec := registry.get(name)) else None,
+                path=MCP_PATH,
+            )
+        )
+        routes += discovery_routes(settings.auth, issuer_http)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
-        if await pantry.ready():
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "not ready", "pantry": "unreachable"}, status_code=503)
+        problems = {}
+        if not await pantry.ready():
+            problems["pantry"] = "unreachable"
+        if keys is not None and not keys.loaded:
+            await keys.refresh()
+            if not keys.loaded:
+                problems["jwks"] = "not loaded"
+        if problems:
+            return JSONResponse({"status": "not ready", **problems}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if keys is not None:
+            await keys.refresh()  # a down issuer is retried on the first token, not fatal
         try:
             async with manager.run():
                 yield
         finally:
             await pantry.aclose()
+            await issuer_http.aclose()
 
     return Starlette(
         routes=[
-            Route("/mcp", StreamableHTTPASGIApp(manager)),
+            *routes,
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],
-        middleware=[Middleware(RequestContext), Middleware(TrimHeaderValues)],
+        middleware=middleware,
         lifespan=lifespan,
     )

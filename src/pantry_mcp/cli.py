@@ -25,17 +25,20 @@ def _loopback(host: str) -> bool:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from pantry_mcp.app import create_app
 
-    if not _loopback(args.host):
+    if settings.auth is None and not _loopback(args.host):
         print(
-            "pantry-mcp: without an authorization server configured, /mcp is served on "
-            "loopback only; use --host 127.0.0.1",
+            "pantry-mcp: no authorization server is configured (AUTHKIT_DOMAIN or "
+            "PANTRY_MCP_AUTH_ISSUER), so /mcp is served on loopback only; use --host 127.0.0.1",
             file=sys.stderr,
         )
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    if settings.auth is None:
+        who = f"demo mode, no login: every request acts as user {settings.user!r}"
+    else:
+        who = f"OAuth: tokens from {settings.auth.issuer} for {settings.auth.resource_url}"
     print(
-        f"pantry-mcp: MCP endpoint http://{args.host}:{args.port}/mcp (acting as user "
-        f"{settings.user!r}); connect a client or the MCP Inspector to it",
+        f"pantry-mcp: MCP endpoint http://{args.host}:{args.port}/mcp ({who})",
         file=sys.stderr,
     )
     uvicorn.run(

@@ -11,13 +11,29 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 LogFormat = Literal["json", "console"]
 USER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@|+-]{0,127}$")
+LOOPBACK_HOSTS = ("127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*")
+LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
 
 
 class ConfigError(ValueError):
     """A setting has a value the server cannot start with."""
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Where tokens come from and what they must say. None of it is a secret."""
+
+    issuer: str
+    metadata_url: str  # the issuer's RFC 8414 metadata, proxied and used to find the JWKS
+    jwks_url: str | None  # None: take jwks_uri from the metadata
+    resource_url: str  # the canonical URL of /mcp (RFC 8707), also the default audience
+    audience: str
+    implied_scopes: frozenset[str]  # granted to verified tokens that carry no scope claim
+    require_nbf: bool
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,10 @@ class Settings:
     stateful: bool
     log_format: LogFormat
     log_level: str
+    auth: AuthSettings | None = None
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    allowed_origins: tuple[str, ...] = LOOPBACK_ORIGINS
+    rate_limit: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, tty: bool | None = None) -> Settings:
@@ -58,6 +78,12 @@ class Settings:
             raise ConfigError(
                 f"PANTRY_MCP_LOG_LEVEL must be debug, info, warning or error, got {level!r}"
             )
+        auth = _auth(env)
+        hosts, origins = list(LOOPBACK_HOSTS), list(LOOPBACK_ORIGINS)
+        if auth is not None:
+            public = urlsplit(auth.resource_url)
+            hosts.append(public.netloc)
+            origins.append(f"{public.scheme}://{public.netloc}")
         return cls(
             pantry_url=url,
             pantry_token=token,
@@ -66,19 +92,85 @@ class Settings:
             stateful=_flag(env, "PANTRY_MCP_STATEFUL", default=False),
             log_format=log_format,  # type: ignore[arg-type]
             log_level=level,
+            auth=auth,
+            allowed_hosts=_list(env, "PANTRY_MCP_ALLOWED_HOSTS") or tuple(dict.fromkeys(hosts)),
+            allowed_origins=_list(env, "PANTRY_MCP_ALLOWED_ORIGINS")
+            or tuple(dict.fromkeys(origins)),
+            rate_limit=int(_number(env, "PANTRY_MCP_RATE_LIMIT", 120.0, low=0, high=1_000_000)),
         )
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _https_or_loopback(name: str, url: str) -> str:
+    parts = urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ConfigError(
+            f"{name} must be an https URL (http only on a loopback host), got {url!r}"
+        )
+    return url.rstrip("/")
+
+
+def metadata_url_for(issuer: str) -> str:
+    """RFC 8414 section 3.1: the well-known part goes between the host and the path."""
+    parts = urlsplit(issuer)
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{path}"
+
+
+def _auth(env: Mapping[str, str]) -> AuthSettings | None:
+    authkit = (env.get("AUTHKIT_DOMAIN") or "").strip()
+    issuer = (env.get("PANTRY_MCP_AUTH_ISSUER") or "").strip()
+    if authkit and issuer:
+        raise ConfigError("set AUTHKIT_DOMAIN or PANTRY_MCP_AUTH_ISSUER, not both")
+    if not authkit and not issuer:
+        return None
+    jwks_url = env.get("PANTRY_MCP_AUTH_JWKS_URL") or None
+    if authkit:
+        issuer = authkit if authkit.startswith(("http://", "https://")) else f"https://{authkit}"
+        issuer = _https_or_loopback("AUTHKIT_DOMAIN", issuer)
+        jwks_url = jwks_url or f"{issuer}/oauth2/jwks"
+    else:
+        issuer = _https_or_loopback("PANTRY_MCP_AUTH_ISSUER", issuer)
+    if jwks_url:
+        jwks_url = _https_or_loopback("PANTRY_MCP_AUTH_JWKS_URL", jwks_url)
+    resource = env.get("PANTRY_MCP_RESOURCE_URL") or ""
+    if not resource:
+        raise ConfigError(
+            "PANTRY_MCP_RESOURCE_URL is required with an issuer: the public URL of /mcp, "
+            "e.g. https://pantry.example.com/mcp"
+        )
+    resource = _https_or_loopback("PANTRY_MCP_RESOURCE_URL", resource)
+    implied = frozenset((env.get("PANTRY_MCP_AUTH_IMPLIED_SCOPES") or "").split())
+    unknown = implied - {"pantry:read", "pantry:write"}
+    if unknown:
+        raise ConfigError(f"PANTRY_MCP_AUTH_IMPLIED_SCOPES: unknown scopes {sorted(unknown)}")
+    return AuthSettings(
+        issuer=issuer,
+        metadata_url=metadata_url_for(issuer),
+        jwks_url=jwks_url,
+        resource_url=resource,
+        audience=env.get("PANTRY_MCP_AUTH_AUDIENCE") or resource,
+        implied_scopes=implied,
+        require_nbf=_flag(env, "PANTRY_MCP_AUTH_REQUIRE_NBF", default=True),
+    )
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: float, *, low: float = 0.001, high: float = 300
+) -> float:
     raw = env.get(name)
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not 0 < value <= 300:
-        raise ConfigError(f"{name} must be between 0 and 300 seconds, got {value}")
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
     return value
 
 

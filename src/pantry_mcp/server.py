@@ -27,7 +27,8 @@ from pantry_mcp.config import Settings
 from pantry_mcp.handlers import prompts
 from pantry_mcp.handlers import resources as resource_handlers
 from pantry_mcp.handlers.prompts import next_monday
-from pantry_mcp.registry import Registry, ToolFailure
+from pantry_mcp.ratelimit import ToolRateLimiter
+from pantry_mcp.registry import Registry, ToolFailure, error_result
 
 INSTRUCTIONS = (
     "Pantry is the user's cookbook, pantry and meal planner. Find recipes with "
@@ -47,6 +48,7 @@ class AppState:
     client: PantryClient
     registry: Registry
     settings: Settings
+    limiter: ToolRateLimiter
 
 
 Context = ServerRequestContext[AppState, Any]
@@ -59,13 +61,24 @@ def _definitions(name: str) -> dict[str, Any]:
 
 
 def acting_user(ctx: Context) -> str:
-    """Who the request acts for: the verified user on HTTP, the configured user on stdio."""
+    """Who the request acts for: the verified token's subject on HTTP with an issuer; the
+    configured user on stdio and in the loopback demo mode."""
     request = ctx.request
-    if request is not None:
+    if request is not None and ctx.lifespan_context.settings.auth is not None:
         user = request.scope.get("state", {}).get("pantry_user")
-        if isinstance(user, str):
-            return user
+        if not isinstance(user, str):  # the bearer middleware always sets it; never guess
+            raise MCPError(code=INTERNAL_ERROR, message="No verified user for this request.")
+        return user
     return ctx.lifespan_context.settings.user
+
+
+def granted_scopes(ctx: Context) -> frozenset[str] | None:
+    """The token's scopes on HTTP with an issuer; None (everything) otherwise."""
+    request = ctx.request
+    if request is None or ctx.lifespan_context.settings.auth is None:
+        return None
+    scopes = request.scope.get("state", {}).get("pantry_scopes")
+    return scopes if isinstance(scopes, frozenset) else frozenset()
 
 
 def _not_found(message: str, uri: str) -> MCPError:
@@ -88,14 +101,19 @@ def build_server(settings: Settings, registry: Registry, client: PantryClient) -
     static = [types.Resource.model_validate(r) for r in resource_defs["resources"]]
     prompt_list = [types.Prompt.model_validate(p) for p in prompt_defs.values()]
 
+    limiter = ToolRateLimiter(settings.rate_limit)
+
     @asynccontextmanager
     async def lifespan(_: Server[AppState]) -> AsyncIterator[AppState]:
-        yield AppState(client=client, registry=registry, settings=settings)
+        yield AppState(client=client, registry=registry, settings=settings, limiter=limiter)
 
     async def on_list_tools(
         ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=registry.tools())
+        scopes = granted_scopes(ctx)
+        return types.ListToolsResult(
+            tools=registry.tools(set(scopes) if scopes is not None else None)
+        )
 
     async def on_call_tool(
         ctx: Context, params: types.CallToolRequestParams
@@ -107,8 +125,19 @@ def build_server(settings: Settings, registry: Registry, client: PantryClient) -
                 message=f"Unknown tool {params.name!r}; tools/list names the available tools.",
             )
         state = ctx.lifespan_context
+        scopes = granted_scopes(ctx)
+        if scopes is not None and spec.scope not in scopes:  # the HTTP layer already said 403
+            raise MCPError(code=INVALID_PARAMS, message=f"This token may not call {spec.name}.")
+        user = acting_user(ctx)
+        wait = state.limiter.retry_after(user)
+        if wait:
+            return error_result(
+                "Too many tool calls for this user right now.",
+                f"Wait {wait} seconds, then retry the same call.",
+                retry_after_seconds=wait,
+            )
         try:
-            return await registry.call(spec, state.client, acting_user(ctx), params.arguments)
+            return await registry.call(spec, state.client, user, params.arguments)
         except ToolFailure as failure:
             raise MCPError(code=INTERNAL_ERROR, message=str(failure)) from None
 

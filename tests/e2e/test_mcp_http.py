@@ -183,3 +183,13 @@ async def test_pantry_down_is_a_clear_failure(mcp_server: McpServerFactory) -> N
     message = failure.value.error.message
     assert message.startswith("Pantry is unavailable (Pantry could not be reached)")
     assert "Traceback" not in message and "httpx" not in message
+
+
+async def test_tool_calls_are_rate_limited_per_user(mcp_server: McpServerFactory) -> None:
+    async with Client(mcp_server(PANTRY_MCP_RATE_LIMIT="2"), mode="2026-07-28") as client:
+        for _ in range(2):
+            assert not (await client.call_tool("search_recipes", {"query": "soup"})).is_error
+        limited = await client.call_tool("search_recipes", {"query": "soup"})
+        body = error_of(limited)
+        assert body["hint"].startswith("Wait ")
+        assert body["retry_after_seconds"] >= 1

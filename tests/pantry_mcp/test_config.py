@@ -1,0 +1,93 @@
+"""Settings: every bad value stops start-up with one clear line naming the variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pantry_mcp.config import ConfigError, Settings, metadata_url_for
+
+BASE = {"PANTRY_MCP_PANTRY_TOKEN": "t" * 20}
+
+
+def settings(**env: str) -> Settings:
+    return Settings.from_env({**BASE, **env}, tty=False)
+
+
+def test_demo_mode_by_default() -> None:
+    current = settings()
+    assert current.auth is None
+    assert current.user == "demo"
+    assert "127.0.0.1:*" in current.allowed_hosts
+
+
+def test_authkit_domain_derives_issuer_and_jwks() -> None:
+    auth = settings(
+        AUTHKIT_DOMAIN="acme.authkit.app", PANTRY_MCP_RESOURCE_URL="https://pantry.example.com/mcp"
+    ).auth
+    assert auth is not None
+    assert auth.issuer == "https://acme.authkit.app"
+    assert auth.jwks_url == "https://acme.authkit.app/oauth2/jwks"
+    assert auth.metadata_url == "https://acme.authkit.app/.well-known/oauth-authorization-server"
+    assert auth.audience == "https://pantry.example.com/mcp"
+
+
+def test_any_issuer_with_audience_override_and_allowed_hosts() -> None:
+    current = settings(
+        PANTRY_MCP_AUTH_ISSUER="https://login.example.com/tenant/",
+        PANTRY_MCP_RESOURCE_URL="https://pantry.example.com/mcp",
+        PANTRY_MCP_AUTH_AUDIENCE="api://pantry",
+    )
+    assert current.auth is not None
+    assert current.auth.jwks_url is None  # found in the issuer's metadata
+    assert current.auth.metadata_url == (
+        "https://login.example.com/.well-known/oauth-authorization-server/tenant"
+    )
+    assert current.auth.audience == "api://pantry"
+    assert "pantry.example.com" in current.allowed_hosts
+    assert "https://pantry.example.com" in current.allowed_origins
+    assert (
+        metadata_url_for("https://a.example")
+        == "https://a.example/.well-known/oauth-authorization-server"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"PANTRY_MCP_PANTRY_TOKEN": ""}, "PANTRY_MCP_PANTRY_TOKEN"),
+        ({"PANTRY_MCP_AUTH_ISSUER": "https://x.example"}, "PANTRY_MCP_RESOURCE_URL"),
+        (
+            {
+                "PANTRY_MCP_AUTH_ISSUER": "http://x.example",
+                "PANTRY_MCP_RESOURCE_URL": "https://p/mcp",
+            },
+            "PANTRY_MCP_AUTH_ISSUER",
+        ),
+        (
+            {"AUTHKIT_DOMAIN": "a.authkit.app", "PANTRY_MCP_AUTH_ISSUER": "https://b"},
+            "AUTHKIT_DOMAIN",
+        ),
+        ({"PANTRY_MCP_USER": "not a user"}, "PANTRY_MCP_USER"),
+        ({"PANTRY_MCP_RATE_LIMIT": "lots"}, "PANTRY_MCP_RATE_LIMIT"),
+        ({"PANTRY_MCP_STATEFUL": "maybe"}, "PANTRY_MCP_STATEFUL"),
+        ({"PANTRY_MCP_LOG_FORMAT": "xml"}, "PANTRY_MCP_LOG_FORMAT"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError, match=names):
+        settings(**env)
+
+
+def test_without_an_issuer_serve_refuses_a_public_address() -> None:
+    command = [str(Path(sys.executable).parent / "pantry-mcp"), "serve", "--host", "0.0.0.0"]
+    result = subprocess.run(
+        command, env={**BASE, "PATH": ""}, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "loopback only" in lines[0]
