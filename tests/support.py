@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,10 +30,12 @@ class RunningServer:
 
 
 @contextmanager
-def serve_in_thread(app: ASGIApp, *, timeout: float = 30.0) -> Iterator[RunningServer]:
-    """Run ``app`` under uvicorn on 127.0.0.1 (a free port) in its own thread and loop."""
+def serve_in_thread(
+    app: ASGIApp, *, port: int = 0, timeout: float = 30.0
+) -> Iterator[RunningServer]:
+    """Run ``app`` under uvicorn on 127.0.0.1 (a free port unless given) in its own thread."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
     ready = threading.Event()
@@ -72,6 +75,14 @@ def run_blocking(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine to completion from sync code, even inside a running event loop."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(lambda: asyncio.run(make())).result(timeout=60)
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (for servers whose URL must be known in advance)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def unique(prefix: str) -> str:
