@@ -20,9 +20,18 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from pantry_mcp.app import create_app
+from pantry_mcp.client import PantryClient
 from tests.e2e.conftest import McpServerFactory
 from tests.issuer import Issuer, ec_key, rsa_key, running_issuer
-from tests.support import text_of, unique
+from tests.support import (
+    SERVICE_TOKEN,
+    RunningServer,
+    mcp_settings,
+    serve_in_thread,
+    text_of,
+    unique,
+)
 
 pytestmark = pytest.mark.anyio
 RESOURCE = "http://127.0.0.1/mcp"  # the canonical URL tokens are minted for (the audience)
@@ -324,3 +333,32 @@ async def test_tokens_never_reach_the_logs(
     out, err = capfd.readouterr()
     for secret in (good, bad, good.split(".")[2]):
         assert secret not in out + err
+
+
+async def test_the_clients_token_never_goes_upstream(
+    pantry_server: RunningServer, issuer: Issuer
+) -> None:
+    seen: list[httpx2.Request] = []
+
+    class Recording(httpx2.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            seen.append(request)
+            return await super().handle_async_request(request)
+
+    user = unique("upstream-user")
+    settings = mcp_settings(
+        pantry_server.base_url,
+        "unused",
+        PANTRY_MCP_AUTH_ISSUER=issuer.url,
+        PANTRY_MCP_RESOURCE_URL=RESOURCE,
+    )
+    pantry = PantryClient(pantry_server.base_url, SERVICE_TOKEN, transport=Recording())
+    token = token_for(issuer, subject=user)
+    with serve_in_thread(create_app(settings, client=pantry)) as server:
+        async with client_as(f"{server.base_url}/mcp", token) as client:
+            assert not (await client.call_tool("search_recipes", {"query": "soup"})).is_error
+    assert seen
+    for request in seen:
+        assert request.headers["authorization"] == f"Bearer {SERVICE_TOKEN}"
+        assert request.headers["x-pantry-user"] == user
+        assert all(token not in value for value in request.headers.values())

@@ -134,16 +134,20 @@ def _plan_summary(plan: JSON, schedule: list[JSON], coverage: float) -> str:
     )
 
 
+def _unknown_plan(plan_id: str) -> ToolError:
+    return ToolError(
+        f"No meal plan has id '{plan_id}'.",
+        "Use a plan_id from plan_week_meals, or read your plans as meal-plan:// resources.",
+    )
+
+
 async def add_recipe_to_plan(client: PantryClient, user: str, args: dict[str, Any]) -> JSON:
     plan_id, recipe_id, day = args["plan_id"], args["recipe_id"], args["day"]
     slot = args.get("meal_slot", "dinner")
     try:
         plan = await client.get_plan(user, plan_id)
     except PantryNotFound:
-        raise ToolError(
-            f"No meal plan has id '{plan_id}'.",
-            "Use a plan_id from plan_week_meals, or read your plans as meal-plan:// resources.",
-        ) from None
+        raise _unknown_plan(plan_id) from None
     length = len(plan["days"])
     if day > length:
         raise ToolError(
@@ -183,10 +187,7 @@ async def get_shopping_list(client: PantryClient, user: str, args: dict[str, Any
     try:
         shopping = await client.get_shopping_list(user, plan_id)
     except PantryNotFound:
-        raise ToolError(
-            f"No meal plan has id '{plan_id}'.",
-            "Use a plan_id from plan_week_meals, or read your plans as meal-plan:// resources.",
-        ) from None
+        raise _unknown_plan(plan_id) from None
     aisles, skipped = [], []
     for aisle in shopping["aisles"]:
         items = []
