@@ -33,10 +33,9 @@ from pantry_mcp.client import (
     current_calls,
 )
 from pantry_mcp.errors import ToolError
+from pantry_mcp.scopes import READ_SCOPE, WRITE_SCOPE
 
 ToolHandler = Callable[[PantryClient, str, dict[str, Any]], Awaitable[dict[str, Any]]]
-READ_SCOPE = "pantry:read"
-WRITE_SCOPE = "pantry:write"
 
 log = structlog.get_logger("pantry_mcp.tools")
 

@@ -202,8 +202,3 @@ async def get(conn: AsyncConnection, ingredient_id: str) -> models.Ingredient:
             for sub in subs
         ],
     )
-
-
-async def exists(conn: AsyncConnection, ingredient_id: str) -> bool:
-    found = await conn.execute(select(ingredients.c.id).where(ingredients.c.id == ingredient_id))
-    return found.first() is not None

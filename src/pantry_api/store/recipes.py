@@ -309,10 +309,3 @@ async def rate(
         keys=("recipe_id", "user_id"),
     )
     return await rating(conn, user, recipe_id)
-
-
-async def is_visible(conn: AsyncConnection, user: str, recipe_id: str) -> bool:
-    row = await conn.execute(
-        select(recipes.c.id).where(and_(recipes.c.id == recipe_id, visible_to(user)))
-    )
-    return row.first() is not None

@@ -7,7 +7,3 @@
 """
 
 from __future__ import annotations
-
-READ_SCOPE = "pantry:read"
-WRITE_SCOPE = "pantry:write"
-ALL_SCOPES = (READ_SCOPE, WRITE_SCOPE)

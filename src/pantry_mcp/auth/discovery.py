@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pantry_mcp.auth import ALL_SCOPES
 from pantry_mcp.config import AuthSettings
+from pantry_mcp.scopes import ALL_SCOPES
 
 log = structlog.get_logger("pantry_mcp.auth.discovery")
 FRESH_SECONDS = 300.0

@@ -20,8 +20,8 @@ from mcp.server.auth.provider import AccessToken
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pantry_mcp.auth import ALL_SCOPES, READ_SCOPE
 from pantry_mcp.auth.verifier import InvalidToken, Principal, TokenVerifier
+from pantry_mcp.scopes import ALL_SCOPES, READ_SCOPE
 
 log = structlog.get_logger("pantry_mcp.auth")
 MAX_BODY = 1024 * 1024
