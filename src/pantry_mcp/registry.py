@@ -10,7 +10,6 @@ the agent can act on, or into a clean protocol error: never a traceback.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -22,7 +21,6 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from pantry_mcp.client import (
-    CallLog,
     PantryClient,
     PantryError,
     PantryMisconfigured,
@@ -30,7 +28,6 @@ from pantry_mcp.client import (
     PantryRateLimited,
     PantryRejected,
     PantryUnavailable,
-    current_calls,
 )
 from pantry_mcp.errors import ToolError
 from pantry_mcp.scopes import READ_SCOPE, WRITE_SCOPE
@@ -171,39 +168,17 @@ class Registry:
     async def call(
         self, spec: ToolSpec, client: PantryClient, user: str, arguments: dict[str, Any] | None
     ) -> types.CallToolResult:
-        """Validate, run, check and shape one tool call; log it with its upstream calls."""
-        started = time.perf_counter()
-        calls = CallLog()
-        token = current_calls.set(calls)
-        outcome = "ok"
+        """Validate, run, check and shape one tool call (``request_log`` logs it)."""
         try:
-            result = await self._run(spec, client, user, arguments or {})
-            if result.is_error:
-                outcome = "tool_error"
-            return result
+            return await self._run(spec, client, user, arguments or {})
         except ToolFailure:
-            outcome = "failure"
             raise
         except Exception:
             # A bug of ours: the details go to the log, never to the client.
-            outcome = "crash"
             log.exception("tool_crashed", tool=spec.name)
             raise ToolFailure(
                 f"{spec.name} failed unexpectedly; the server log has the details."
             ) from None
-        finally:
-            current_calls.reset(token)
-            log.info(
-                "tool_call",
-                tool=spec.name,
-                user=user,
-                outcome=outcome,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                upstream=[
-                    {"method": c.method, "path": c.path, "status": c.status, "ms": c.duration_ms}
-                    for c in calls.calls
-                ],
-            )
 
     async def _run(
         self, spec: ToolSpec, client: PantryClient, user: str, arguments: dict[str, Any]

@@ -29,6 +29,7 @@ from pantry_mcp.handlers import resources as resource_handlers
 from pantry_mcp.handlers.prompts import next_monday
 from pantry_mcp.ratelimit import ToolRateLimiter
 from pantry_mcp.registry import Registry, ToolFailure, error_result
+from pantry_mcp.request_log import RequestLog
 
 INSTRUCTIONS = (
     "Pantry is the user's cookbook, pantry and meal planner. Find recipes with "
@@ -238,7 +239,7 @@ def build_server(settings: Settings, registry: Registry, client: PantryClient) -
             completion=types.Completion(values=values[:100], total=len(values), has_more=False)
         )
 
-    return Server(
+    server: Server[AppState] = Server(
         "pantry-mcp",
         version=__version__,
         title="Pantry",
@@ -254,6 +255,10 @@ def build_server(settings: Settings, registry: Registry, client: PantryClient) -
         on_get_prompt=on_get_prompt,
         on_completion=on_completion,
     )
+    # Our request log replaces the SDK's default OpenTelemetry middleware: with no exporter
+    # installed it only costs time on every request.
+    server.middleware = [RequestLog()]
+    return server
 
 
 async def _complete(ctx: Context, params: types.CompleteRequestParams) -> list[str]:

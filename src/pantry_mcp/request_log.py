@@ -1,0 +1,84 @@
+"""One log line per MCP request: method, tool/resource/prompt name, protocol version,
+user, outcome, duration and every upstream Pantry call it made (method, path template,
+status, duration). Never arguments, results or tokens."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.shared.exceptions import MCPError
+
+from pantry_mcp.client import CallLog, current_calls
+
+log = structlog.get_logger("pantry_mcp.mcp")
+
+
+def _name(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    params = ctx.params or {}
+    for key in ("name", "uri"):
+        value = params.get(key)
+        if isinstance(value, str):
+            return value[:200]
+    return None
+
+
+def _user(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    request = ctx.request
+    if request is not None:
+        user = request.scope.get("state", {}).get("pantry_user")
+        if isinstance(user, str):
+            return user
+    settings = getattr(ctx.lifespan_context, "settings", None)
+    if settings is not None and settings.auth is None:
+        return str(settings.user)
+    return None
+
+
+def _is_error(result: HandlerResult) -> bool:
+    if isinstance(result, dict):
+        return bool(result.get("isError"))
+    return bool(getattr(result, "is_error", False))
+
+
+class RequestLog:
+    """A server (context-tier) middleware: wraps every request the SDK dispatches."""
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        if ctx.request_id is None:  # a notification: nothing to report
+            return await call_next(ctx)
+        started = time.perf_counter()
+        calls = CallLog()
+        token = current_calls.set(calls)
+        outcome, code = "ok", None
+        try:
+            result = await call_next(ctx)
+            if _is_error(result):
+                outcome = "tool_error"
+            return result
+        except MCPError as error:
+            outcome, code = "error", error.error.code
+            raise
+        except Exception:
+            outcome = "crash"
+            raise
+        finally:
+            current_calls.reset(token)
+            log.info(
+                "mcp_request",
+                method=ctx.method,
+                name=_name(ctx),
+                protocol_version=ctx.protocol_version,
+                user=_user(ctx),
+                outcome=outcome,
+                error_code=code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                upstream=[
+                    {"method": c.method, "path": c.path, "status": c.status, "ms": c.duration_ms}
+                    for c in calls.calls
+                ],
+            )

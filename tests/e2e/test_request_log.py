@@ -1,0 +1,67 @@
+"""Operators read one JSON line per MCP request, tied to its HTTP request id."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+from mcp import Client
+
+from pantry_mcp.logging import configure
+from tests.e2e.conftest import McpServerFactory
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    stream = io.StringIO()
+    configure("json", "info", stream=stream)
+    yield stream
+    structlog.reset_defaults()
+    root.handlers[:], root.level = handlers, level
+
+
+def lines(text: str) -> list[dict[str, Any]]:
+    found = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                found.append(json.loads(line))
+            except ValueError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_a_tool_call_is_one_line_with_its_upstream_calls(
+    mcp_server: McpServerFactory, json_logs: io.StringIO, mode: str
+) -> None:
+    url = mcp_server(user="log-user")
+    async with Client(url, mode=mode) as client:
+        await client.call_tool("whats_for_dinner", {"count": 2})
+        await client.call_tool("search_recipes", {"query": "soup", "max_minutes": 0})
+    records = lines(json_logs.getvalue())
+    calls = [r for r in records if r.get("event") == "mcp_request" and r["method"] == "tools/call"]
+    dinner, bad = calls
+    assert dinner["name"] == "whats_for_dinner"
+    assert dinner["user"] == "log-user"
+    assert dinner["outcome"] == "ok"
+    assert dinner["protocol_version"] == ("2025-11-25" if mode == "legacy" else "2026-07-28")
+    assert {(u["method"], u["path"], u["status"]) for u in dinner["upstream"]} == {
+        ("GET", "/users/me/preferences", 200),
+        ("GET", "/recipes", 200),
+    }
+    assert bad["outcome"] == "tool_error"
+    assert bad["upstream"] == []
+    access = {r["request_id"]: r for r in records if r.get("event") == "http_request"}
+    assert dinner["request_id"] in access
+    assert all(r["level"] in {"info", "warning", "error"} for r in records)
+    assert "soup" not in json.dumps(calls)  # arguments are never logged
