@@ -25,6 +25,7 @@ from pantry_mcp.auth.verifier import TokenVerifier
 from pantry_mcp.client import PantryClient
 from pantry_mcp.config import Settings
 from pantry_mcp.handlers import TOOLS
+from pantry_mcp.metrics import CONTENT_TYPE, Metrics
 from pantry_mcp.registry import Registry
 from pantry_mcp.server import build_server
 
@@ -34,10 +35,11 @@ MCP_PATH = "/mcp"
 
 class RequestContext:
     """Give every request an id (the caller's X-Request-ID if sane), bind it to the logs,
-    echo it back, and write one access-log line when the response has been sent."""
+    echo it back, and write one access-log line (and count it) when the response is sent."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,6 +66,7 @@ class RequestContext:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                self.metrics.http_request(scope["path"], status)
                 access_log.info(
                     "http_request",
                     method=scope["method"],
@@ -95,7 +98,8 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
         settings.pantry_url, settings.pantry_token, timeout=settings.pantry_timeout
     )
     registry = Registry(TOOLS)
-    server = build_server(settings, registry, pantry)
+    metrics = Metrics()
+    server = build_server(settings, registry, pantry, metrics)
     manager = StreamableHTTPSessionManager(
         app=server,
         stateless=not settings.stateful,
@@ -104,7 +108,7 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
     )
     issuer_http = httpx2.AsyncClient(headers={"Accept": "application/json"})
     middleware = [
-        Middleware(RequestContext),
+        Middleware(RequestContext, metrics=metrics),
         Middleware(TrimHeaderValues),
         Middleware(
             HostOriginGuard,
@@ -128,9 +132,13 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
                 resource_metadata_url=resource_metadata_url(settings.auth.resource_url),
                 scope_for_tool=lambda name: spec.scope if (spec := registry.get(name)) else None,
                 path=MCP_PATH,
+                on_refusal=metrics.auth_failure,
             )
         )
         routes += discovery_routes(settings.auth, issuer_http)
+
+    async def metrics_page(_: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -158,12 +166,19 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
             await pantry.aclose()
             await issuer_http.aclose()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             *routes,
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *(
+                []
+                if settings.metrics_address
+                else [Route("/metrics", metrics_page, methods=["GET"])]
+            ),
         ],
         middleware=middleware,
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
+    return app

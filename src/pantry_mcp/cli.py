@@ -41,8 +41,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         f"pantry-mcp: MCP endpoint http://{args.host}:{args.port}/mcp ({who})",
         file=sys.stderr,
     )
+    app = create_app(settings)
+    if settings.metrics_address is not None:
+        from prometheus_client import start_http_server
+
+        host, port = settings.metrics_address
+        start_http_server(port, addr=host, registry=app.state.metrics.registry)
+        print(f"pantry-mcp: metrics on http://{host}:{port}/metrics", file=sys.stderr)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
         log_config=None,

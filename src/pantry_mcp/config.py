@@ -49,6 +49,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     allowed_origins: tuple[str, ...] = LOOPBACK_ORIGINS
     rate_limit: int = 120
+    metrics_address: tuple[str, int] | None = None  # serve /metrics there, not on the main port
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, tty: bool | None = None) -> Settings:
@@ -97,6 +98,7 @@ class Settings:
             allowed_origins=_list(env, "PANTRY_MCP_ALLOWED_ORIGINS")
             or tuple(dict.fromkeys(origins)),
             rate_limit=int(_number(env, "PANTRY_MCP_RATE_LIMIT", 120.0, low=0, high=1_000_000)),
+            metrics_address=_address(env, "PANTRY_MCP_METRICS_ADDRESS"),
         )
 
 
@@ -153,6 +155,16 @@ def _auth(env: Mapping[str, str]) -> AuthSettings | None:
         implied_scopes=implied,
         require_nbf=_flag(env, "PANTRY_MCP_AUTH_REQUIRE_NBF", default=True),
     )
+
+
+def _address(env: Mapping[str, str], name: str) -> tuple[str, int] | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name} must be host:port, e.g. 127.0.0.1:9464, got {raw!r}")
+    return host.strip("[]"), int(port)
 
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:

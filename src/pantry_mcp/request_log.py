@@ -12,6 +12,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from pantry_mcp.client import CallLog, current_calls
+from pantry_mcp.metrics import Metrics
 
 log = structlog.get_logger("pantry_mcp.mcp")
 
@@ -43,8 +44,30 @@ def _is_error(result: HandlerResult) -> bool:
     return bool(getattr(result, "is_error", False))
 
 
+KNOWN_METHODS = frozenset(
+    {
+        "initialize",
+        "ping",
+        "server/discover",
+        "tools/list",
+        "tools/call",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "prompts/list",
+        "prompts/get",
+        "completion/complete",
+    }
+)
+
+
 class RequestLog:
-    """A server (context-tier) middleware: wraps every request the SDK dispatches."""
+    """A server (context-tier) middleware: wraps every request the SDK dispatches, logs
+    it, and moves the metrics (labels only from known methods and tools: a client cannot
+    mint new time series)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -68,15 +91,21 @@ class RequestLog:
             raise
         finally:
             current_calls.reset(token)
+            seconds = time.perf_counter() - started
+            method = ctx.method if ctx.method in KNOWN_METHODS else "other"
+            name = _name(ctx)
+            registry = getattr(ctx.lifespan_context, "registry", None)
+            tool = name if registry is not None and name and registry.get(name) else None
+            self.metrics.mcp_request(method, tool, outcome, seconds, calls.calls)
             log.info(
                 "mcp_request",
                 method=ctx.method,
-                name=_name(ctx),
+                name=name,
                 protocol_version=ctx.protocol_version,
                 user=_user(ctx),
                 outcome=outcome,
                 error_code=code,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                duration_ms=round(seconds * 1000, 1),
                 upstream=[
                     {"method": c.method, "path": c.path, "status": c.status, "ms": c.duration_ms}
                     for c in calls.calls

@@ -27,6 +27,7 @@ from pantry_mcp.config import Settings
 from pantry_mcp.handlers import prompts
 from pantry_mcp.handlers import resources as resource_handlers
 from pantry_mcp.handlers.prompts import next_monday
+from pantry_mcp.metrics import Metrics
 from pantry_mcp.ratelimit import ToolRateLimiter
 from pantry_mcp.registry import Registry, ToolFailure, error_result
 from pantry_mcp.request_log import RequestLog
@@ -92,7 +93,9 @@ def _upstream_failure(error: PantryError) -> MCPError:
     return MCPError(code=INVALID_PARAMS, message=error.message)
 
 
-def build_server(settings: Settings, registry: Registry, client: PantryClient) -> Server[AppState]:
+def build_server(
+    settings: Settings, registry: Registry, client: PantryClient, metrics: Metrics | None = None
+) -> Server[AppState]:
     """The server; ``client`` belongs to the caller, who opens and closes it."""
     resource_defs = _definitions("resources")
     prompt_defs = {p["name"]: p for p in _definitions("prompts")["prompts"]}
@@ -257,7 +260,7 @@ def build_server(settings: Settings, registry: Registry, client: PantryClient) -
     )
     # Our request log replaces the SDK's default OpenTelemetry middleware: with no exporter
     # installed it only costs time on every request.
-    server.middleware = [RequestLog()]
+    server.middleware = [RequestLog(metrics or Metrics())]
     return server
 
 

@@ -24,6 +24,15 @@ def test_demo_mode_by_default() -> None:
     assert "127.0.0.1:*" in current.allowed_hosts
 
 
+def test_metrics_address() -> None:
+    assert settings(PANTRY_MCP_METRICS_ADDRESS="127.0.0.1:9464").metrics_address == (
+        "127.0.0.1",
+        9464,
+    )
+    assert settings(PANTRY_MCP_METRICS_ADDRESS="[::1]:9464").metrics_address == ("::1", 9464)
+    assert settings().metrics_address is None
+
+
 def test_authkit_domain_derives_issuer_and_jwks() -> None:
     auth = settings(
         AUTHKIT_DOMAIN="acme.authkit.app", PANTRY_MCP_RESOURCE_URL="https://pantry.example.com/mcp"
@@ -75,6 +84,7 @@ def test_any_issuer_with_audience_override_and_allowed_hosts() -> None:
         ({"PANTRY_MCP_RATE_LIMIT": "lots"}, "PANTRY_MCP_RATE_LIMIT"),
         ({"PANTRY_MCP_STATEFUL": "maybe"}, "PANTRY_MCP_STATEFUL"),
         ({"PANTRY_MCP_LOG_FORMAT": "xml"}, "PANTRY_MCP_LOG_FORMAT"),
+        ({"PANTRY_MCP_METRICS_ADDRESS": "9464"}, "PANTRY_MCP_METRICS_ADDRESS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:

@@ -78,8 +78,10 @@ class BearerAuth:
         resource_metadata_url: str,
         scope_for_tool: Callable[[str], str | None],
         path: str,
+        on_refusal: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.app = app
+        self.on_refusal = on_refusal
         self.verifier = verifier
         self.metadata = resource_metadata_url
         self.scope_for_tool = scope_for_tool
@@ -160,6 +162,7 @@ class BearerAuth:
             parts.append(f'error_description="{description}"')
         parts.append(f'resource_metadata="{self.metadata}"')
         parts.append(f'scope="{" ".join(ALL_SCOPES)}"')
+        self.on_refusal(error or "missing_token")
         body = {"error": error or "unauthorized", "error_description": description}
         headers = {"WWW-Authenticate": "Bearer " + ", ".join(parts)}
         await JSONResponse(body, status, headers=headers)(scope, receive, send)

@@ -1,0 +1,113 @@
+"""Prometheus metrics, one registry per app (so two apps in one process never mix).
+
+What operators watch: HTTP requests by route and status; MCP requests and tool calls by
+name and outcome, with latency histograms; upstream Pantry calls by path template and
+status; authentication failures by reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from pantry_mcp.client import UpstreamCall
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+ROUTES = frozenset(
+    {
+        "/mcp",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    }
+)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "pantry_mcp_http_requests",
+            "HTTP requests by route and status.",
+            ["route", "status"],
+            registry=r,
+        )
+        self.mcp_requests = Counter(
+            "pantry_mcp_requests",
+            "MCP requests by method and outcome.",
+            ["method", "outcome"],
+            registry=r,
+        )
+        self.mcp_latency = Histogram(
+            "pantry_mcp_request_duration_seconds",
+            "MCP request latency by method.",
+            ["method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tool_calls = Counter(
+            "pantry_mcp_tool_calls",
+            "Tool calls by tool and outcome (ok, tool_error, error).",
+            ["tool", "outcome"],
+            registry=r,
+        )
+        self.tool_latency = Histogram(
+            "pantry_mcp_tool_call_duration_seconds",
+            "Tool call latency by tool.",
+            ["tool"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_calls = Counter(
+            "pantry_mcp_upstream_calls",
+            "Calls to Pantry by method, path template and status.",
+            ["method", "path", "status"],
+            registry=r,
+        )
+        self.upstream_latency = Histogram(
+            "pantry_mcp_upstream_duration_seconds",
+            "Pantry call latency by path template.",
+            ["method", "path"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.auth_failures = Counter(
+            "pantry_mcp_auth_failures",
+            "Requests refused by the bearer check, by reason.",
+            ["reason"],
+            registry=r,
+        )
+
+    def http_request(self, path: str, status: int) -> None:
+        self.http_requests.labels(path if path in ROUTES else "other", str(status)).inc()
+
+    def mcp_request(
+        self,
+        method: str,
+        tool: str | None,
+        outcome: str,
+        seconds: float,
+        upstream: Iterable[UpstreamCall],
+    ) -> None:
+        self.mcp_requests.labels(method, outcome).inc()
+        self.mcp_latency.labels(method).observe(seconds)
+        if method == "tools/call" and tool is not None:
+            self.tool_calls.labels(tool, outcome).inc()
+            self.tool_latency.labels(tool).observe(seconds)
+        for call in upstream:
+            status = str(call.status) if call.status is not None else "no_answer"
+            self.upstream_calls.labels(call.method, call.path, status).inc()
+            self.upstream_latency.labels(call.method, call.path).observe(call.duration_ms / 1000)
+
+    def auth_failure(self, reason: str) -> None:
+        self.auth_failures.labels(reason).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
