@@ -50,6 +50,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = LOOPBACK_ORIGINS
     rate_limit: int = 120
     metrics_address: tuple[str, int] | None = None  # serve /metrics there, not on the main port
+    redis_url: str | None = None  # share rate-limit buckets between replicas
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, tty: bool | None = None) -> Settings:
@@ -99,6 +100,7 @@ class Settings:
             or tuple(dict.fromkeys(origins)),
             rate_limit=int(_number(env, "PANTRY_MCP_RATE_LIMIT", 120.0, low=0, high=1_000_000)),
             metrics_address=_address(env, "PANTRY_MCP_METRICS_ADDRESS"),
+            redis_url=_redis_url(env),
         )
 
 
@@ -155,6 +157,13 @@ def _auth(env: Mapping[str, str]) -> AuthSettings | None:
         implied_scopes=implied,
         require_nbf=_flag(env, "PANTRY_MCP_AUTH_REQUIRE_NBF", default=True),
     )
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("PANTRY_MCP_REDIS_URL") or "").strip()
+    if raw and not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"PANTRY_MCP_REDIS_URL must be a redis:// URL, got {raw.split(':')[0]!r}")
+    return raw or None
 
 
 def _address(env: Mapping[str, str], name: str) -> tuple[str, int] | None:

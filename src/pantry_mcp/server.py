@@ -28,7 +28,7 @@ from pantry_mcp.handlers import prompts
 from pantry_mcp.handlers import resources as resource_handlers
 from pantry_mcp.handlers.prompts import next_monday
 from pantry_mcp.metrics import Metrics
-from pantry_mcp.ratelimit import ToolRateLimiter
+from pantry_mcp.ratelimit import RateLimiter, rate_limiter
 from pantry_mcp.registry import Registry, ToolFailure, error_result
 from pantry_mcp.request_log import RequestLog
 
@@ -50,7 +50,7 @@ class AppState:
     client: PantryClient
     registry: Registry
     settings: Settings
-    limiter: ToolRateLimiter
+    limiter: RateLimiter
 
 
 Context = ServerRequestContext[AppState, Any]
@@ -105,11 +105,13 @@ def build_server(
     static = [types.Resource.model_validate(r) for r in resource_defs["resources"]]
     prompt_list = [types.Prompt.model_validate(p) for p in prompt_defs.values()]
 
-    limiter = ToolRateLimiter(settings.rate_limit)
-
     @asynccontextmanager
     async def lifespan(_: Server[AppState]) -> AsyncIterator[AppState]:
-        yield AppState(client=client, registry=registry, settings=settings, limiter=limiter)
+        limiter = rate_limiter(settings.rate_limit, settings.redis_url)
+        try:
+            yield AppState(client=client, registry=registry, settings=settings, limiter=limiter)
+        finally:
+            await limiter.aclose()
 
     async def on_list_tools(
         ctx: Context, params: types.PaginatedRequestParams | None
@@ -133,7 +135,7 @@ def build_server(
         if scopes is not None and spec.scope not in scopes:  # the HTTP layer already said 403
             raise MCPError(code=INVALID_PARAMS, message=f"This token may not call {spec.name}.")
         user = acting_user(ctx)
-        wait = state.limiter.retry_after(user)
+        wait = await state.limiter.retry_after(user)
         if wait:
             return error_result(
                 "Too many tool calls for this user right now.",
