@@ -56,10 +56,9 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                ]
+                # (streamed answers already carry X-Accel-Buffering: no from the SDK)
+                headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = headers
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
@@ -67,8 +66,10 @@ class RequestContext:
                 await self.app(scope, receive, send_with_id)
             finally:
                 self.metrics.http_request(scope["path"], status)
+                client = scope.get("client")
                 access_log.info(
                     "http_request",
+                    client=client[0] if client else None,
                     method=scope["method"],
                     path=scope["path"],
                     status=status,

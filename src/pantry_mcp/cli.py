@@ -54,7 +54,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         log_config=None,
         access_log=False,  # RequestContext writes the access log, with request ids
-        proxy_headers=False,
+        # X-Forwarded-For/-Proto are believed only from the configured proxies (nginx).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
         timeout_graceful_shutdown=5,
     )
     return 0

@@ -5,6 +5,7 @@ A bad value raises :class:`ConfigError` with one line naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sys
@@ -51,6 +52,7 @@ class Settings:
     rate_limit: int = 120
     metrics_address: tuple[str, int] | None = None  # serve /metrics there, not on the main port
     redis_url: str | None = None  # share rate-limit buckets between replicas
+    trusted_proxies: tuple[str, ...] = ()  # X-Forwarded-* honoured only from these
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, tty: bool | None = None) -> Settings:
@@ -101,6 +103,7 @@ class Settings:
             rate_limit=int(_number(env, "PANTRY_MCP_RATE_LIMIT", 120.0, low=0, high=1_000_000)),
             metrics_address=_address(env, "PANTRY_MCP_METRICS_ADDRESS"),
             redis_url=_redis_url(env),
+            trusted_proxies=_networks(env, "PANTRY_MCP_TRUSTED_PROXIES"),
         )
 
 
@@ -164,6 +167,16 @@ def _redis_url(env: Mapping[str, str]) -> str | None:
     if raw and not raw.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"PANTRY_MCP_REDIS_URL must be a redis:// URL, got {raw.split(':')[0]!r}")
     return raw or None
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    entries = _list(env, name)
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must list IP addresses or networks, got {entry!r}") from None
+    return entries
 
 
 def _address(env: Mapping[str, str], name: str) -> tuple[str, int] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
@@ -193,3 +194,23 @@ async def test_tool_calls_are_rate_limited_per_user(mcp_server: McpServerFactory
         body = error_of(limited)
         assert body["hint"].startswith("Wait ")
         assert body["retry_after_seconds"] >= 1
+
+
+async def test_streamed_answers_tell_nginx_not_to_buffer(mcp_server: McpServerFactory) -> None:
+    url = mcp_server()
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    headers = {"Accept": "application/json, text/event-stream", "X-Request-ID": "req-from-nginx-1"}
+    async with httpx2.AsyncClient() as http:
+        response = await http.post(url, json=body, headers=headers)
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["x-accel-buffering"] == "no"
+    assert response.headers["x-request-id"] == "req-from-nginx-1"

@@ -101,3 +101,12 @@ def test_without_an_issuer_serve_refuses_a_public_address() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "loopback only" in lines[0]
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    assert settings(PANTRY_MCP_TRUSTED_PROXIES="127.0.0.1, 10.0.0.0/8").trusted_proxies == (
+        "127.0.0.1",
+        "10.0.0.0/8",
+    )
+    with pytest.raises(ConfigError, match="PANTRY_MCP_TRUSTED_PROXIES"):
+        settings(PANTRY_MCP_TRUSTED_PROXIES="nginx.internal")
