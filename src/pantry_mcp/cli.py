@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import socket
 import sys
 
 import anyio
@@ -22,6 +23,17 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _can_bind(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from pantry_mcp.app import create_app
 
@@ -32,6 +44,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    for name, (host, port) in (
+        ("--host/--port", (args.host, args.port)),
+        ("PANTRY_MCP_METRICS_ADDRESS", settings.metrics_address or (None, 0)),
+    ):
+        if host is not None and not _can_bind(host, port):
+            print(
+                f"pantry-mcp: cannot listen on {host}:{port} ({name}): the port is taken "
+                "or the address is not this machine's",
+                file=sys.stderr,
+            )
+            return 2
     configure_logging(settings.log_format, settings.log_level)
     if settings.auth is None:
         who = f"demo mode, no login: every request acts as user {settings.user!r}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,24 @@ def test_trusted_proxies_are_addresses_or_networks() -> None:
     )
     with pytest.raises(ConfigError, match="PANTRY_MCP_TRUSTED_PROXIES"):
         settings(PANTRY_MCP_TRUSTED_PROXIES="nginx.internal")
+
+
+def test_a_taken_port_stops_start_up_with_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [str(Path(sys.executable).parent / "pantry-mcp"), "serve", "--port", str(port)]
+        result = subprocess.run(
+            command,
+            env={**BASE, "PATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"pantry-mcp: cannot listen on 127.0.0.1:{port} (--host/--port): the port is taken "
+        "or the address is not this machine's"
+    ]
