@@ -158,7 +158,9 @@ def _auth(env: Mapping[str, str]) -> AuthSettings | None:
         resource_url=resource,
         audience=env.get("PANTRY_MCP_AUTH_AUDIENCE") or resource,
         implied_scopes=implied,
-        require_nbf=_flag(env, "PANTRY_MCP_AUTH_REQUIRE_NBF", default=True),
+        # nbf is always checked when a token has it; requiring it would refuse every token
+        # from AuthKit and other RFC 9068 issuers, which do not send it.
+        require_nbf=_flag(env, "PANTRY_MCP_AUTH_REQUIRE_NBF", default=False),
     )
 
 

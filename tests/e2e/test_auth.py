@@ -362,3 +362,19 @@ async def test_the_clients_token_never_goes_upstream(
         assert request.headers["authorization"] == f"Bearer {SERVICE_TOKEN}"
         assert request.headers["x-pantry-user"] == user
         assert all(token not in value for value in request.headers.values())
+
+
+async def test_nbf_is_required_only_when_configured(
+    mcp_server: McpServerFactory, issuer: Issuer
+) -> None:
+    without_nbf = token_for(issuer, nbf=None)
+    lenient = mcp_server(PANTRY_MCP_AUTH_ISSUER=issuer.url, PANTRY_MCP_RESOURCE_URL=RESOURCE)
+    strict = mcp_server(
+        PANTRY_MCP_AUTH_ISSUER=issuer.url,
+        PANTRY_MCP_RESOURCE_URL=RESOURCE,
+        PANTRY_MCP_AUTH_REQUIRE_NBF="true",
+    )
+    assert (await post(lenient, {"Authorization": f"Bearer {without_nbf}"})).status_code == 200
+    refused = await post(strict, {"Authorization": f"Bearer {without_nbf}"})
+    assert refused.status_code == 401
+    assert "nbf" in refused.json()["error_description"]
