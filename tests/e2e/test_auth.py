@@ -378,3 +378,13 @@ async def test_nbf_is_required_only_when_configured(
     refused = await post(strict, {"Authorization": f"Bearer {without_nbf}"})
     assert refused.status_code == 401
     assert "nbf" in refused.json()["error_description"]
+
+
+async def test_oversized_bodies_are_refused(
+    mcp_server: McpServerFactory, secured: str, issuer: Issuer
+) -> None:
+    huge = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"pad": "x" * 2_000_000}}
+    with_token = await post(secured, {"Authorization": f"Bearer {token_for(issuer)}"}, body=huge)
+    assert with_token.status_code == 413
+    demo = await post(mcp_server(), body=huge)
+    assert demo.status_code == 413
