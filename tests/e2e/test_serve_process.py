@@ -7,12 +7,20 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import anyio
 import httpx2
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from tests.support import SERVICE_TOKEN, RunningServer, free_port
+from tests.support import SERVICE_TOKEN, RunningServer, free_port, serve_in_thread
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -55,3 +63,67 @@ def test_metrics_on_their_own_address_and_sigterm_stops_gracefully(
     out = process.stdout.read().decode() if process.stdout else ""
     assert '"event": "Application shutdown complete."' in out
     assert '"event": "Finished server process' in out
+
+
+def test_sigterm_lets_an_in_flight_call_finish(pantry_server: RunningServer) -> None:
+    """A tool call that is waiting on a slow Pantry when SIGTERM arrives still gets its
+    answer; the process then exits and takes no new connections."""
+    started = threading.Event()
+    release = threading.Event()
+
+    async def slow_pantry(request: Request) -> Response:
+        started.set()
+        await anyio.to_thread.run_sync(release.wait, 20)  # held until the signal has been sent
+        async with httpx2.AsyncClient(base_url=pantry_server.base_url) as upstream:
+            answer = await upstream.get(
+                request.url.path, params=request.query_params, headers=dict(request.headers)
+            )
+        return Response(answer.content, answer.status_code, media_type="application/json")
+
+    proxy = Starlette(routes=[Route("/{path:path}", slow_pantry, methods=["GET"])])
+    port = free_port()
+    with serve_in_thread(proxy) as slow:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PANTRY_MCP_PANTRY_URL": slow.base_url,
+            "PANTRY_MCP_PANTRY_TOKEN": SERVICE_TOKEN,
+            "PANTRY_MCP_LOG_FORMAT": "json",
+        }
+        command = [str(Path(sys.executable).parent / "pantry-mcp"), "serve", "--port", str(port)]
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+            url = f"http://127.0.0.1:{port}/mcp"
+
+            def call_a_tool() -> bool:
+                """One 2025-11-25 stateless tools/call, raw: nothing else is sent afterwards."""
+                call = {
+                    "jsonrpc": "2.0",
+                    "id": 7,
+                    "method": "tools/call",
+                    "params": {"name": "search_recipes", "arguments": {"query": "soup"}},
+                }
+                headers = {
+                    "Accept": "application/json, text/event-stream",
+                    "MCP-Protocol-Version": "2025-11-25",
+                }
+                response = httpx2.post(url, json=call, headers=headers, timeout=30)
+                return response.status_code == 200 and '"isError":false' in response.text
+
+            with ThreadPoolExecutor(1) as pool:
+                answer = pool.submit(call_a_tool)
+                assert started.wait(20)
+                process.send_signal(signal.SIGTERM)
+                time.sleep(0.2)  # let the signal land before the held call is released
+                release.set()
+                assert answer.result(timeout=30) is True
+            assert process.wait(timeout=20) in (0, -signal.SIGTERM)
+            with pytest.raises(httpx2.TransportError):
+                httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        finally:
+            release.set()
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
