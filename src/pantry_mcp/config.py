@@ -87,6 +87,7 @@ class Settings:
         if auth is not None:
             public = urlsplit(auth.resource_url)
             hosts.append(public.netloc)
+            hosts.append(public.hostname or public.netloc)  # nginx's $host carries no port
             origins.append(f"{public.scheme}://{public.netloc}")
         return cls(
             pantry_url=url,
