@@ -3,6 +3,7 @@ and a graceful stop on SIGTERM."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -127,3 +128,39 @@ def test_sigterm_lets_an_in_flight_call_finish(pantry_server: RunningServer) -> 
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(pantry_server: RunningServer) -> None:
+    def client_seen(trusted: str) -> str | None:
+        port = free_port()
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PANTRY_MCP_PANTRY_URL": pantry_server.base_url,
+            "PANTRY_MCP_PANTRY_TOKEN": SERVICE_TOKEN,
+            "PANTRY_MCP_LOG_FORMAT": "json",
+            "PANTRY_MCP_TRUSTED_PROXIES": trusted,
+        }
+        command = [str(Path(sys.executable).parent / "pantry-mcp"), "serve", "--port", str(port)]
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+            httpx2.get(
+                f"http://127.0.0.1:{port}/readyz", headers={"X-Forwarded-For": "203.0.113.7"}
+            )
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        out = process.stdout.read().decode() if process.stdout else ""
+        for line in out.splitlines():
+            if '"path": "/readyz"' in line:
+                record = json.loads(line)
+                return str(record["client"])
+        return None
+
+    assert client_seen("127.0.0.1") == "203.0.113.7"
+    assert client_seen("192.0.2.1") == "127.0.0.1"
