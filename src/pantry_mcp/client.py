@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import anyio
 import httpx2
+import stamina
+
+from pantry_mcp.circuit import CircuitBreaker, CircuitOpen
 
 JSON = dict[str, Any]
 USER_HEADER = "X-Pantry-User"
@@ -103,8 +105,25 @@ current_calls: contextvars.ContextVar[CallLog | None] = contextvars.ContextVar(
     "pantry_calls", default=None
 )
 
-_SAFE_RETRY_STATUSES = frozenset({502, 503, 504})
-_RETRIES = 2
+_GATEWAY_STATUSES = frozenset({502, 503, 504})
+_ATTEMPTS = 3  # for requests that are safe to send again
+_MAX_HONOURED_WAIT = 2.0  # a longer Retry-After goes back to the agent instead
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt (if the request is safe), after ``wait`` if given."""
+
+    def __init__(self, failure: PantryError, wait: float | None = None) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+        self.wait = wait
+
+
+def _backoff(error: Exception) -> bool | float:
+    """stamina's hook: retry only _Retryable, honouring the upstream's Retry-After."""
+    if not isinstance(error, _Retryable):
+        return False
+    return error.wait if error.wait is not None else True
 
 
 class PantryClient:
@@ -115,7 +134,10 @@ class PantryClient:
         *,
         timeout: float = 10.0,
         transport: httpx2.AsyncBaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
+        self._timeout = timeout
+        self._breaker = breaker or CircuitBreaker()
         self._http = httpx2.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {service_token}", "Accept": "application/json"},
@@ -145,31 +167,67 @@ class PantryClient:
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         # Reads, and writes that carry an idempotency key, are safe to send again.
-        attempts = 1 + (_RETRIES if method == "GET" or idempotency_key is not None else 0)
-        failure: PantryError = PantryUnavailable("Pantry could not be reached")
-        for attempt in range(attempts):
-            if attempt:
-                await anyio.sleep(0.05 * 2**attempt)
-            started = time.perf_counter()
-            try:
-                response = await self._http.request(
-                    method, url, params=_query(params), json=body, headers=headers
-                )
-            except httpx2.TimeoutException:
-                _record(method, template, None, started)
-                failure = PantryUnavailable("Pantry did not answer in time")
-                continue
-            except httpx2.TransportError:
-                _record(method, template, None, started)
-                failure = PantryUnavailable("Pantry could not be reached")
-                continue
-            _record(method, template, response.status_code, started)
-            if response.status_code not in _SAFE_RETRY_STATUSES:
-                return _result(response)
-            failure = PantryUnavailable(
-                f"Pantry answered {response.status_code}", status=response.status_code
+        safe = method == "GET" or idempotency_key is not None
+        try:
+            self._breaker.before_call()
+        except CircuitOpen as open_circuit:
+            raise PantryUnavailable(
+                f"Pantry is failing; calls resume in {open_circuit.retry_in:.0f} s"
+            ) from None
+        try:
+            async for attempt in stamina.retry_context(
+                on=_backoff,
+                attempts=_ATTEMPTS if safe else 1,
+                timeout=self._timeout * _ATTEMPTS,
+                wait_initial=0.05,
+                wait_max=1.0,
+                wait_jitter=0.05,
+            ):
+                with attempt:
+                    result = await self._once(
+                        method, url, template, headers, params, body, safe=safe
+                    )
+        except _Retryable as exhausted:
+            if isinstance(exhausted.failure, PantryUnavailable):
+                self._breaker.failed()
+            raise exhausted.failure from None
+        self._breaker.succeeded()
+        return result
+
+    async def _once(
+        self,
+        method: str,
+        url: str,
+        template: str,
+        headers: dict[str, str],
+        params: Mapping[str, Any] | None,
+        body: JSON | None,
+        *,
+        safe: bool,
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method, url, params=_query(params), json=body, headers=headers
             )
-        raise failure
+        except httpx2.TimeoutException:
+            _record(method, template, None, started)
+            raise _Retryable(PantryUnavailable("Pantry did not answer in time")) from None
+        except httpx2.TransportError:
+            _record(method, template, None, started)
+            raise _Retryable(PantryUnavailable("Pantry could not be reached")) from None
+        _record(method, template, response.status_code, started)
+        status = response.status_code
+        retry_after = _float(response.headers.get("retry-after"), default=None)
+        if status in _GATEWAY_STATUSES:
+            failure = PantryUnavailable(f"Pantry answered {status}", status=status)
+            raise _Retryable(failure, retry_after if status == 503 else None)
+        if status == 429 and safe and retry_after is not None and retry_after <= _MAX_HONOURED_WAIT:
+            raise _Retryable(
+                PantryRateLimited("Pantry asked us to slow down", retry_after=retry_after),
+                retry_after,
+            )
+        return _result(response)
 
     # ---- recipes ------------------------------------------------------------------------
 
@@ -342,15 +400,16 @@ def _result(response: httpx2.Response) -> Any:
     if status == 409:
         raise PantryConflict(message, status=status, code=code, fields=fields, details=details)
     if status == 429:
-        retry_after = _float(response.headers.get("retry-after"), default=1.0)
+        retry_after = _float(response.headers.get("retry-after"), default=1.0) or 1.0
         raise PantryRateLimited(message, retry_after=retry_after)
     if status in (400, 403, 413, 415, 422):
         raise PantryInvalid(message, status=status, code=code, fields=fields, details=details)
     raise PantryUnavailable(f"Pantry answered {status}", status=status)
 
 
-def _float(raw: str | None, *, default: float) -> float:
+def _float(raw: str | None, *, default: float | None) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is rare from an API; treated as absent)."""
     try:
-        return float(raw) if raw is not None else default
+        return max(0.0, float(raw)) if raw is not None else default
     except ValueError:
         return default

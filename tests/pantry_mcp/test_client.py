@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
+
+import anyio
 import httpx2
 import pytest
 
+from pantry_mcp.circuit import CircuitBreaker
 from pantry_mcp.client import (
     CallLog,
     PantryClient,
     PantryConflict,
     PantryInvalid,
     PantryNotFound,
+    PantryRateLimited,
     PantryUnavailable,
     current_calls,
 )
@@ -86,3 +91,83 @@ async def test_unreachable_pantry_is_unavailable() -> None:
     with pytest.raises(PantryUnavailable, match="could not be reached"):
         await client.list_pantry("u")
     await client.aclose()
+
+
+def _answers(*responses: httpx2.Response) -> tuple[httpx2.MockTransport, list[httpx2.Request]]:
+    """A transport that answers with the given responses in turn and records requests."""
+    seen: list[httpx2.Request] = []
+    queue = list(responses)
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return httpx2.MockTransport(handler), seen
+
+
+async def test_retry_after_on_503_is_honoured() -> None:
+    transport, seen = _answers(
+        httpx2.Response(503, json={}, headers={"Retry-After": "0.3"}),
+        httpx2.Response(200, json={"items": []}),
+    )
+    client = PantryClient("http://pantry.test", "t", transport=transport)
+    started = time.monotonic()
+    assert await client.list_pantry("u") == {"items": []}
+    assert time.monotonic() - started >= 0.3  # it waited as long as Pantry asked
+    assert len(seen) == 2
+
+
+async def test_a_long_retry_after_goes_back_to_the_agent_at_once() -> None:
+    error = {"error": {"code": "rate_limited", "message": "slow down", "details": {}}}
+    transport, seen = _answers(httpx2.Response(429, json=error, headers={"Retry-After": "30"}))
+    client = PantryClient("http://pantry.test", "t", transport=transport)
+    with pytest.raises(PantryRateLimited) as limited:
+        await client.list_pantry("u")
+    assert limited.value.retry_after == 30
+    assert len(seen) == 1
+
+
+async def test_writes_with_an_idempotency_key_are_retried() -> None:
+    transport, seen = _answers(
+        httpx2.Response(502, json={}), httpx2.Response(201, json={"id": "plan-x"})
+    )
+    client = PantryClient("http://pantry.test", "t", transport=transport)
+    created = await client.create_plan("u", {"start_date": "2026-11-30"}, idempotency_key="k-1")
+    assert created == {"id": "plan-x"}
+    assert [r.headers["idempotency-key"] for r in seen] == ["k-1", "k-1"]
+
+
+async def test_a_dead_pantry_opens_the_circuit_and_calls_fail_fast() -> None:
+    transport, seen = _answers(httpx2.Response(503, json={}))
+    breaker = CircuitBreaker(threshold=2, cooldown=60)
+    client = PantryClient("http://pantry.test", "t", transport=transport, breaker=breaker)
+    for _ in range(2):
+        with pytest.raises(PantryUnavailable, match="answered 503"):
+            await client.list_pantry("u")
+    attempts = len(seen)
+    with pytest.raises(PantryUnavailable, match="calls resume in"):
+        await client.list_pantry("u")
+    assert len(seen) == attempts  # not even tried
+
+
+async def test_after_the_cooldown_one_good_call_closes_the_circuit() -> None:
+    healthy = {"up": False}
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200 if healthy["up"] else 503, json={"items": []})
+
+    breaker = CircuitBreaker(threshold=1, cooldown=0.2)
+    client = PantryClient(
+        "http://pantry.test", "t", transport=httpx2.MockTransport(handler), breaker=breaker
+    )
+    with pytest.raises(PantryUnavailable):
+        await client.list_pantry("u")
+    healthy["up"] = True
+    with anyio.fail_after(5):
+        while True:  # bounded: the cooldown is 0.2 s
+            try:
+                assert await client.list_pantry("u") == {"items": []}
+                break
+            except PantryUnavailable:
+                await anyio.sleep(0.05)
+    assert breaker.state.value == "closed"

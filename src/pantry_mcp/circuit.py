@@ -1,0 +1,48 @@
+"""A circuit breaker for the Pantry hop: after enough failures in a row, calls fail at once
+for a cooldown instead of piling up behind a dead upstream; then one trial call decides."""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+
+
+class State(Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitOpen(Exception):
+    def __init__(self, retry_in: float) -> None:
+        super().__init__(f"circuit open for {retry_in:.1f} s")
+        self.retry_in = retry_in
+
+
+class CircuitBreaker:
+    def __init__(self, *, threshold: int = 5, cooldown: float = 10.0) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.failures = 0
+        self.opened_at = float("-inf")
+        self.state = State.CLOSED
+
+    def before_call(self) -> None:
+        """Raise CircuitOpen while the cooldown runs; after it, let one trial through."""
+        if self.state is State.CLOSED:
+            return
+        remaining = self.opened_at + self.cooldown - time.monotonic()
+        if self.state is State.OPEN and remaining <= 0:
+            self.state = State.HALF_OPEN  # this caller is the trial
+            return
+        raise CircuitOpen(max(remaining, 0.0) if self.state is State.OPEN else self.cooldown)
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.state = State.CLOSED
+
+    def failed(self) -> None:
+        self.failures += 1
+        if self.state is State.HALF_OPEN or self.failures >= self.threshold:
+            self.state = State.OPEN
+            self.opened_at = time.monotonic()
