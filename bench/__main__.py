@@ -12,7 +12,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import pantry_search
+from bench import pantry_search, plan_latency
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -21,15 +21,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--size", type=int, default=100_000, help="recipes in the large catalog")
     parser.add_argument("--rounds", type=int, default=30, help="passes over the query mix")
+    parser.add_argument(
+        "--only", choices=["search", "plan"], help="run one benchmark instead of all"
+    )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    print("## Pantry search latency, seed catalog vs large catalog (SQLite, loopback HTTP)\n")
-    results = pantry_search.run(size=args.size, rounds=args.rounds)
+    if args.only in (None, "plan"):
+        print("## plan_week_meals with 20 ms on every Pantry call\n")
+        plan = plan_latency.run()
+        print(plan_latency.table(plan) + "\n")
+        save("plan_latency", plan)
+    if args.only in (None, "search"):
+        print("## Pantry search latency, seed catalog vs large catalog (SQLite, loopback HTTP)\n")
+        search = pantry_search.run(size=args.size, rounds=args.rounds)
+        print(pantry_search.table(search) + "\n")
+        save("pantry_search", search)
+    return 0
+
+
+def save(name: str, results: dict[str, object]) -> None:
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    print(pantry_search.table(results))
-    (RESULTS / "pantry_search.json").write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
