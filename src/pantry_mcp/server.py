@@ -84,7 +84,7 @@ def granted_scopes(ctx: Context) -> frozenset[str] | None:
 
 
 def _not_found(message: str, uri: str) -> MCPError:
-    return MCPError(code=INVALID_PARAMS, message=message, data={"uri": uri})
+    return MCPError(code=INVALID_PARAMS, message=message, data={"uri": uri[:300]})
 
 
 def _upstream_failure(error: PantryError) -> MCPError:
@@ -128,7 +128,7 @@ def build_server(
         if spec is None:
             raise MCPError(
                 code=INVALID_PARAMS,
-                message=f"Unknown tool {params.name!r}; tools/list names the available tools.",
+                message=f"Unknown tool {params.name[:100]!r}; tools/list names the tools.",
             )
         state = ctx.lifespan_context
         scopes = granted_scopes(ctx)
@@ -186,7 +186,7 @@ def build_server(
                 text = await resource_handlers.read_plan(client, user, match.group(1))
             else:
                 raise _not_found(
-                    f"Unknown resource {uri!r}: use pantry://current, recipe://{{id}} "
+                    f"Unknown resource {uri[:100]!r}: use pantry://current, recipe://{{id}} "
                     "or meal-plan://{id}.",
                     uri,
                 )
