@@ -338,6 +338,11 @@ class PlanIn(Request):
     start_date: date
     days: Annotated[int, Field(ge=1, le=28), WHOLE] = 7
     name: Annotated[str, StringConstraints(max_length=100, pattern=NO_NUL)] | None = None
+    entries: Annotated[list[EntryIn], Field(max_length=112)] = Field(
+        default_factory=list,
+        description="Recipes to put on the plan at once: the plan is created with all of "
+        "them or not at all.",
+    )
 
 
 class PlanSummary(Response):
@@ -428,3 +433,6 @@ class ShoppingList(Response):
 
 class CheckIn(Request):
     checked: bool
+
+
+PlanIn.model_rebuild()  # its entries refer to EntryIn, defined further down

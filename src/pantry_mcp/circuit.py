@@ -41,6 +41,12 @@ class CircuitBreaker:
         self.failures = 0
         self.state = State.CLOSED
 
+    def released(self) -> None:
+        """The trial call ended without telling (it was cancelled): let the next one try."""
+        if self.state is State.HALF_OPEN:
+            self.state = State.OPEN
+            self.opened_at = time.monotonic() - self.cooldown
+
     def failed(self) -> None:
         self.failures += 1
         if self.state is State.HALF_OPEN or self.failures >= self.threshold:

@@ -188,11 +188,23 @@ class PantryClient:
                         method, url, template, headers, params, body, safe=safe
                     )
         except _Retryable as exhausted:
-            if isinstance(exhausted.failure, PantryUnavailable):
-                self._breaker.failed()
+            self._settle(exhausted.failure)
             raise exhausted.failure from None
+        except PantryError as error:
+            self._settle(error)
+            raise
+        except BaseException:
+            self._breaker.released()  # cancelled mid-call: it proved nothing either way
+            raise
         self._breaker.succeeded()
         return result
+
+    def _settle(self, error: PantryError) -> None:
+        """An outage counts against the circuit; any answer from Pantry proves it alive."""
+        if isinstance(error, PantryUnavailable):
+            self._breaker.failed()
+        else:
+            self._breaker.succeeded()
 
     async def _once(
         self,
@@ -314,9 +326,6 @@ class PantryClient:
         )
         return result
 
-    async def delete_plan(self, user: str, plan_id: str) -> None:
-        await self._request("DELETE", "/meal-plans/{plan_id}", user, path={"plan_id": plan_id})
-
     async def add_plan_entry(
         self, user: str, plan_id: str, body: JSON, *, idempotency_key: str
     ) -> JSON:
@@ -374,18 +383,23 @@ def _record(method: str, template: str, status: int | None, started: float) -> N
 
 
 def _result(response: httpx2.Response) -> Any:
+    """The JSON of a 2xx answer, or the typed error for anything else (by status first:
+    a gateway in front of Pantry may answer a 429 or a 502 in HTML)."""
     status = response.status_code
     if status == 204:
         return None
     try:
         payload = response.json()
     except ValueError:
-        raise PantryUnavailable(
-            f"Pantry answered {status} with a body that is not JSON", status=status
-        ) from None
+        payload = None
     if 200 <= status < 300:
+        if payload is None:
+            raise PantryUnavailable(
+                f"Pantry answered {status} with a body that is not JSON", status=status
+            )
         return payload
     error = payload.get("error", {}) if isinstance(payload, dict) else {}
+    error = error if isinstance(error, dict) else {}
     message = str(error.get("message") or f"Pantry answered {status}")
     code = str(error.get("code") or "")
     details = error.get("details")
@@ -395,13 +409,15 @@ def _result(response: httpx2.Response) -> Any:
             "Pantry refused this server's service credential; check PANTRY_MCP_PANTRY_TOKEN",
             status=status,
         )
+    if status == 429:
+        retry_after = _float(response.headers.get("retry-after"), default=1.0) or 1.0
+        raise PantryRateLimited(message, retry_after=retry_after)
+    if payload is None or status >= 500:
+        raise PantryUnavailable(f"Pantry answered {status}", status=status)
     if status == 404:
         raise PantryNotFound(message, status=status, code=code, fields=fields, details=details)
     if status == 409:
         raise PantryConflict(message, status=status, code=code, fields=fields, details=details)
-    if status == 429:
-        retry_after = _float(response.headers.get("retry-after"), default=1.0) or 1.0
-        raise PantryRateLimited(message, retry_after=retry_after)
     if status in (400, 403, 413, 415, 422):
         raise PantryInvalid(message, status=status, code=code, fields=fields, details=details)
     raise PantryUnavailable(f"Pantry answered {status}", status=status)

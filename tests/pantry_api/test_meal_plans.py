@@ -166,3 +166,43 @@ async def test_calendar_export(client: httpx2.AsyncClient) -> None:
     assert "DTSTART;VALUE=DATE:20261201" in text
     assert text.count("BEGIN:VEVENT") == 1
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+
+
+async def test_a_plan_can_be_created_with_its_entries_in_one_step(
+    client: httpx2.AsyncClient,
+) -> None:
+    first, second = await catalog_ids(client, 2)
+    entries = [
+        {"recipe_id": first, "day": 1},
+        {"recipe_id": second, "day": 2, "slot": "lunch"},
+        {"recipe_id": first, "day": 1},  # a repeat is one entry
+    ]
+    plan = await new_plan(client, days=2, entries=entries)
+    assert [[(e["recipe_id"], e["slot"]) for e in d["entries"]] for d in plan["days"]] == [
+        [(first, "dinner")],
+        [(second, "lunch")],
+    ]
+
+
+async def test_a_plan_with_one_bad_entry_is_not_created(client: httpx2.AsyncClient) -> None:
+    (recipe_id,) = await catalog_ids(client, 1)
+    beyond = await client.post(
+        "/meal-plans",
+        json={
+            "start_date": "2026-11-30",
+            "days": 2,
+            "entries": [{"recipe_id": recipe_id, "day": 1}, {"recipe_id": recipe_id, "day": 3}],
+        },
+    )
+    assert beyond.status_code == 409
+    assert beyond.json()["error"]["details"][0]["field"] == "body.entries.1.day"
+    unknown = await client.post(
+        "/meal-plans",
+        json={
+            "start_date": "2026-11-30",
+            "days": 2,
+            "entries": [{"recipe_id": "no-such-dish", "day": 1}],
+        },
+    )
+    assert unknown.status_code == 404
+    assert (await client.get("/meal-plans")).json()["total"] == 0

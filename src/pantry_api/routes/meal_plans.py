@@ -25,10 +25,11 @@ async def list_meal_plans(call: Call, query: models.PlanListQuery) -> models.Pla
 @router.add(
     "POST",
     "/meal-plans",
-    summary="Create an empty meal plan of 1 to 28 days",
+    summary="Create a meal plan of 1 to 28 days, empty or with its entries (all or nothing)",
     body=models.PlanIn,
     response=models.Plan,
     status=201,
+    errors=(404, 409),
     idempotent=True,
 )
 async def create_meal_plan(call: Call, body: models.PlanIn) -> models.Plan:

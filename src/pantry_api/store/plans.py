@@ -79,6 +79,7 @@ async def list_plans(
 
 
 async def create(conn: AsyncConnection, user: str, data: models.PlanIn) -> models.Plan:
+    """A new plan, with its first entries if given: all in the caller's one transaction."""
     plan_id = new_id("plan")
     name = (
         models.trim(data.name or "") or f"{data.days}-day plan from {data.start_date.isoformat()}"
@@ -93,7 +94,55 @@ async def create(conn: AsyncConnection, user: str, data: models.PlanIn) -> model
             created_at=now(),
         )
     )
+    for index, entry in enumerate(data.entries):
+        field = f"body.entries.{index}"
+        if entry.day > data.days:
+            raise Conflict(
+                f"Entry {index} is on day {entry.day}; the plan has {data.days} days.",
+                details=[{"field": f"{field}.day", "problem": f"must be at most {data.days}"}],
+            )
+        await _check_recipe(conn, user, entry.recipe_id, f"{field}.recipe_id")
+        await _insert_entry(conn, plan_id, entry)
     return await get(conn, user, plan_id)
+
+
+async def _check_recipe(conn: AsyncConnection, user: str, recipe_id: str, field: str) -> None:
+    visible = await conn.execute(
+        select(recipes.c.id).where(recipes.c.id == recipe_id, visible_to(user))
+    )
+    if visible.first() is None:
+        raise NotFound(
+            f"No recipe has id {recipe_id!r}.",
+            details=[{"field": field, "problem": "unknown; search GET /recipes?q="}],
+        )
+
+
+async def _insert_entry(
+    conn: AsyncConnection, plan_id: str, data: models.EntryIn
+) -> tuple[str, bool]:
+    """Insert unless the same recipe is already on that day and slot; (entry id, created)."""
+    same = (
+        meal_plan_entries.c.plan_id == plan_id,
+        meal_plan_entries.c.day == data.day,
+        meal_plan_entries.c.slot == data.slot,
+        meal_plan_entries.c.recipe_id == data.recipe_id,
+    )
+    existing = (await conn.execute(select(meal_plan_entries.c.id).where(*same))).first()
+    if existing is not None:
+        return str(existing.id), False
+    entry_id = new_id("entry")
+    await conn.execute(
+        meal_plan_entries.insert().values(
+            id=entry_id,
+            plan_id=plan_id,
+            day=data.day,
+            slot=data.slot,
+            recipe_id=data.recipe_id,
+            servings=data.servings,
+            created_at=now(),
+        )
+    )
+    return entry_id, True
 
 
 async def entries(conn: AsyncConnection, plan: Row[Any]) -> list[models.Entry]:
@@ -159,35 +208,8 @@ async def add_entry(
             f"The plan has {plan.days} days; day must be between 1 and {plan.days}.",
             details=[{"field": "body.day", "problem": f"must be at most {plan.days}"}],
         )
-    visible = await conn.execute(
-        select(recipes.c.id).where(recipes.c.id == data.recipe_id, visible_to(user))
-    )
-    if visible.first() is None:
-        raise NotFound(
-            f"No recipe has id {data.recipe_id!r}.",
-            details=[{"field": "body.recipe_id", "problem": "unknown; search GET /recipes?q="}],
-        )
-    same = (
-        meal_plan_entries.c.plan_id == plan_id,
-        meal_plan_entries.c.day == data.day,
-        meal_plan_entries.c.slot == data.slot,
-        meal_plan_entries.c.recipe_id == data.recipe_id,
-    )
-    existing = (await conn.execute(select(meal_plan_entries.c.id).where(*same))).first()
-    created = existing is None
-    if created:
-        await conn.execute(
-            meal_plan_entries.insert().values(
-                id=new_id("entry"),
-                plan_id=plan_id,
-                day=data.day,
-                slot=data.slot,
-                recipe_id=data.recipe_id,
-                servings=data.servings,
-                created_at=now(),
-            )
-        )
-    entry_id = (await conn.execute(select(meal_plan_entries.c.id).where(*same))).scalar_one()
+    await _check_recipe(conn, user, data.recipe_id, "body.recipe_id")
+    entry_id, created = await _insert_entry(conn, plan_id, data)
     entry = next(e for e in await entries(conn, plan) if e.id == entry_id)
     return entry, created
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-import anyio
-import structlog
-
-from pantry_mcp.client import JSON, PantryClient, PantryError, PantryNotFound
+from pantry_mcp.client import JSON, PantryClient, PantryNotFound
 from pantry_mcp.errors import ToolError
-from pantry_mcp.handlers.common import amount_text, call_key, gather, join_names, plural
+from pantry_mcp.handlers.common import (
+    amount_text,
+    call_key,
+    content_key,
+    gather,
+    join_names,
+    plural,
+)
 
-log = structlog.get_logger("pantry_mcp.handlers.meal_plans")
 CANDIDATES_PER_PAGE = 50
 
 
@@ -41,21 +44,20 @@ async def plan_week_meals(client: PantryClient, user: str, args: dict[str, Any])
             "Plan fewer days, or drop a dietary filter.",
             details={"available": len(chosen)},
         )
-    # Round trip 2: the plan itself.
+    # Round trip 2: the plan with all its entries, created by Pantry in one transaction:
+    # it exists complete or not at all. The key is the content, so an agent that retries
+    # after a lost answer gets the same plan back instead of a second one.
+    body = {
+        "start_date": start.isoformat(),
+        "days": days,
+        "entries": [
+            {"recipe_id": hit["id"], "day": day, "slot": "dinner"}
+            for day, hit in enumerate(chosen, 1)
+        ],
+    }
     plan = await client.create_plan(
-        user,
-        {"start_date": start.isoformat(), "days": days},
-        idempotency_key=call_key("plan-week"),
+        user, body, idempotency_key=content_key(user, "plan-week", body)
     )
-    # Round trip 3: every day's entry at once. All or nothing: a failure removes the plan.
-    try:
-        await gather(
-            *(_adder(client, user, plan["id"], day, hit) for day, hit in enumerate(chosen, 1))
-        )
-    except BaseException:
-        with anyio.CancelScope(shield=True):  # undo even when the call itself was cancelled
-            await _discard(client, user, plan["id"])
-        raise
     schedule = [
         {
             "day": day,
@@ -101,25 +103,6 @@ def _choose(hits: list[JSON], preferences: JSON, days: int, prefer_pantry: bool)
         chosen.append(pick)
         pool.remove(pick)
     return chosen
-
-
-def _adder(client: PantryClient, user: str, plan_id: str, day: int, hit: JSON) -> Any:
-    async def add() -> JSON:
-        return await client.add_plan_entry(
-            user,
-            plan_id,
-            {"recipe_id": hit["id"], "day": day, "slot": "dinner"},
-            idempotency_key=call_key("plan-entry"),
-        )
-
-    return add
-
-
-async def _discard(client: PantryClient, user: str, plan_id: str) -> None:
-    try:
-        await client.delete_plan(user, plan_id)
-    except PantryError as error:
-        log.error("plan_rollback_failed", plan_id=plan_id, error=error.message)
 
 
 def _plan_summary(plan: JSON, schedule: list[JSON], coverage: float) -> str:

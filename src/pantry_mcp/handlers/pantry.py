@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pantry_mcp.client import JSON, PantryClient, PantryConflict, PantryNotFound, PantryRejected
+from pantry_mcp.client import (
+    JSON,
+    PantryClient,
+    PantryMisconfigured,
+    PantryNotFound,
+    PantryRejected,
+    PantryUnavailable,
+)
 from pantry_mcp.errors import ToolError
 from pantry_mcp.handlers.common import amount_text, call_key, gather, join_names, plural
 
@@ -85,10 +92,17 @@ async def _apply(
             return {**report, "status": "applied", "message": f"removed {match['name']}"}
     except PantryNotFound:
         return {**report, "status": "failed", "message": f"{match['name']} is not in the pantry."}
-    except PantryConflict as error:
+    except PantryRejected as error:  # a conflict, a bad value: Pantry said no
         return {**report, "status": "failed", "message": error.message}
-    except PantryRejected as error:
-        return {**report, "status": "failed", "message": error.message}
+    except PantryMisconfigured:
+        raise  # not about this change: the operator must fix the server
+    except PantryUnavailable:
+        return {
+            **report,
+            "status": "failed",
+            "message": "Pantry did not confirm this change; read pantry://current before "
+            "sending it again.",
+        }
     now = amount_text(item["quantity"], item["unit"]) if item["quantity"] is not None else "some"
     verb = "added" if action == "add" else "set"
     return {

@@ -59,29 +59,36 @@ async def test_plan_with_too_few_recipes_creates_nothing(
     assert (await pantry_client.list_plans(user))["items"] == []
 
 
-async def test_a_failure_half_way_leaves_no_plan(pantry_server: RunningServer, user: str) -> None:
-    """The fourth entry fails upstream: the plan and its first entries must be gone."""
+async def test_a_plan_pantry_could_not_create_leaves_nothing(
+    pantry_server: RunningServer, user: str
+) -> None:
+    """Pantry creates the plan and its entries in one transaction: it fails whole."""
     upstream = httpx2.AsyncClient(base_url=pantry_server.base_url)
-    entries = 0
 
-    async def faulty(request: httpx2.Request) -> httpx2.Response:
-        nonlocal entries
-        if request.url.path.endswith("/entries"):
-            entries += 1
-            if entries == 4:
-                return httpx2.Response(
-                    500, json={"error": {"code": "boom", "message": "x", "details": {}}}
-                )
+    async def refuse_plans(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST" and request.url.path == "/meal-plans":
+            return httpx2.Response(
+                500, json={"error": {"code": "boom", "message": "x", "details": {}}}
+            )
         response = await upstream.send(request)
         await response.aread()
         return response
 
-    client = PantryClient(pantry_server.base_url, SERVICE_TOKEN, transport=_AsyncMock(faulty))
+    client = PantryClient(pantry_server.base_url, SERVICE_TOKEN, transport=_AsyncMock(refuse_plans))
     with pytest.raises(PantryUnavailable):
         await plan_week_meals(client, user, {"start_date": "2026-12-14", "days": 5})
     assert (await client.list_plans(user))["items"] == []
     await client.aclose()
     await upstream.aclose()
+
+
+async def test_asking_again_after_a_lost_answer_gives_the_same_plan(
+    pantry_client: PantryClient, user: str
+) -> None:
+    first = await plan_week_meals(pantry_client, user, {"start_date": "2026-12-21", "days": 3})
+    again = await plan_week_meals(pantry_client, user, {"start_date": "2026-12-21", "days": 3})
+    assert again["plan_id"] == first["plan_id"]
+    assert (await pantry_client.list_plans(user))["total"] == 1
 
 
 class _AsyncMock(httpx2.AsyncBaseTransport):
@@ -145,7 +152,7 @@ async def test_shopping_list_subtracts_the_pantry(pantry_client: PantryClient, u
         await get_shopping_list(pantry_client, user, {"plan_id": "plan-nothing"})
 
 
-async def test_plan_week_meals_takes_three_sequential_round_trips(
+async def test_plan_week_meals_takes_two_sequential_round_trips(
     pantry_server: RunningServer, user: str
 ) -> None:
     """Independent calls overlap: intervals that overlap in time are one round trip."""
@@ -169,4 +176,4 @@ async def test_plan_week_meals_takes_three_sequential_round_trips(
         if start >= end:
             waves += 1
         end = max(end, stop)
-    assert (waves, len(spans)) == (3, 11)  # preferences+2 searches | create | 7 entries
+    assert (waves, len(spans)) == (2, 4)  # preferences + 2 searches | the plan with 7 entries
