@@ -6,10 +6,17 @@ is a 422 that names the field instead of being silently ignored or coerced.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from pantry_api.ids import SLUG_PATTERN
 
@@ -32,6 +39,12 @@ NOT_BLANK = r"^[^\u0000]*[^\u0000\t\n\v\f\r ][^\u0000]*$"
 # No NUL characters anywhere: PostgreSQL text cannot hold them.
 NO_NUL = r"^[^\u0000]*$"
 ASCII_SPACE = "\t\n\v\f\r "
+
+
+def _not_past_the_calendar(value: date) -> date:
+    if value > date(9999, 12, 31) - timedelta(days=27):
+        raise ValueError("must leave room for the plan's last day (at most 9999-12-04)")
+    return value
 
 
 def trim(text: str) -> str:
@@ -335,7 +348,7 @@ class PlanListQuery(Query):
 
 
 class PlanIn(Request):
-    start_date: date
+    start_date: Annotated[date, AfterValidator(_not_past_the_calendar)]
     days: Annotated[int, Field(ge=1, le=28), WHOLE] = 7
     name: Annotated[str, StringConstraints(max_length=100, pattern=NO_NUL)] | None = None
     entries: Annotated[list[EntryIn], Field(max_length=112)] = Field(

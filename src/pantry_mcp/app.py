@@ -18,13 +18,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pantry_mcp.asgi_body import MAX_BODY
 from pantry_mcp.auth.discovery import discovery_routes, resource_metadata_url
 from pantry_mcp.auth.jwks import JwksCache
-from pantry_mcp.auth.middleware import MAX_BODY, BearerAuth, HostOriginGuard
+from pantry_mcp.auth.middleware import BearerAuth, HostOriginGuard
 from pantry_mcp.auth.verifier import TokenVerifier
 from pantry_mcp.client import PantryClient
 from pantry_mcp.config import Settings
 from pantry_mcp.handlers import TOOLS
+from pantry_mcp.jsonrpc_guard import JsonRpcGuard
 from pantry_mcp.metrics import CONTENT_TYPE, Metrics
 from pantry_mcp.registry import Registry
 from pantry_mcp.server import build_server
@@ -122,6 +124,7 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
         Route(MCP_PATH, StreamableHTTPASGIApp(manager)),
     ]
     keys: JwksCache | None = None
+    guard = Middleware(JsonRpcGuard, path=MCP_PATH)
     if settings.auth is not None:
         keys = JwksCache(
             issuer_http, metadata_url=settings.auth.metadata_url, jwks_url=settings.auth.jwks_url
@@ -137,6 +140,7 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
             )
         )
         routes += discovery_routes(settings.auth, issuer_http)
+    middleware.append(guard)  # innermost: after the bearer check, right before the SDK
 
     async def metrics_page(_: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)

@@ -19,6 +19,7 @@ The error tree::
 from __future__ import annotations
 
 import contextvars
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -225,6 +226,9 @@ class PantryClient:
         except httpx2.TimeoutException:
             _record(method, template, None, started)
             raise _Retryable(PantryUnavailable("Pantry did not answer in time")) from None
+        except httpx2.InvalidURL:
+            # The request cannot be expressed (a query string too long): no retry helps.
+            raise PantryInvalid("The request is too large to send to Pantry.", status=414) from None
         except httpx2.TransportError:
             _record(method, template, None, started)
             raise _Retryable(PantryUnavailable("Pantry could not be reached")) from None
@@ -354,8 +358,14 @@ class PantryClient:
         return response.status_code == 200
 
 
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
 def _segment(value: str) -> str:
-    """A path segment, percent-encoded so an id can never climb out of its template."""
+    """A path segment for an id. Pantry's ids are short slugs; anything else (".", "..",
+    a slash, a 10 kB string) names nothing, so it never becomes a URL at all."""
+    if not _ID.match(value) or value.strip(".") == "":
+        raise PantryNotFound(f"No such id {value[:60]!r}.", status=404, code="not_found")
     return quote(value, safe="")
 
 

@@ -9,6 +9,7 @@ the agent can act on, or into a clean protocol error: never a traceback.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from pantry_mcp.client import (
 from pantry_mcp.errors import ToolError
 from pantry_mcp.scopes import READ_SCOPE, WRITE_SCOPE
 
+MAX_PROBLEMS = 10  # a 10,000-item mistake is described by its first ten
 ToolHandler = Callable[[PantryClient, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 log = structlog.get_logger("pantry_mcp.tools")
@@ -183,11 +185,16 @@ class Registry:
     async def _run(
         self, spec: ToolSpec, client: PantryClient, user: str, arguments: dict[str, Any]
     ) -> types.CallToolResult:
-        problems = [describe_problem(e) for e in spec.input_validator.iter_errors(arguments)]
+        problems = [
+            describe_problem(e)
+            for e in itertools.islice(spec.input_validator.iter_errors(arguments), MAX_PROBLEMS + 1)
+        ]
         if problems:
+            more = " (and more)" if len(problems) > MAX_PROBLEMS else ""
+            problems = problems[:MAX_PROBLEMS]
             return error_result(
-                f"Invalid arguments for {spec.name}: "
-                + "; ".join(f"{p['field']} {p['problem']}" for p in problems),
+                f"Invalid arguments for {spec.name}{more}: "
+                + "; ".join(f"{p['field']} {p['problem'][:200]}" for p in problems),
                 "Correct the named arguments and call again; the inputSchema gives every bound.",
                 problems=problems,
             )

@@ -10,6 +10,8 @@ from typing import Any
 import structlog
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
+from mcp_types.jsonrpc import INVALID_PARAMS
+from pydantic import ValidationError
 
 from pantry_mcp.client import CallLog, current_calls
 from pantry_mcp.metrics import Metrics
@@ -85,6 +87,9 @@ class RequestLog:
             return result
         except MCPError as error:
             outcome, code = "error", error.error.code
+            raise
+        except ValidationError:  # the SDK refusing malformed params: the client's mistake
+            outcome, code = "error", INVALID_PARAMS
             raise
         except Exception:
             outcome = "crash"

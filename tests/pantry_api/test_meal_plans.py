@@ -206,3 +206,12 @@ async def test_a_plan_with_one_bad_entry_is_not_created(client: httpx2.AsyncClie
     )
     assert unknown.status_code == 404
     assert (await client.get("/meal-plans")).json()["total"] == 0
+
+
+async def test_a_plan_must_end_inside_the_calendar(client: httpx2.AsyncClient) -> None:
+    response = await client.post("/meal-plans", json={"start_date": "9999-12-31", "days": 7})
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "body.start_date"
+    assert (
+        await client.post("/meal-plans", json={"start_date": "9999-12-04", "days": 28})
+    ).status_code == 201

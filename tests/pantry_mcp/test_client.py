@@ -23,7 +23,7 @@ from pantry_mcp.client import (
 pytestmark = pytest.mark.anyio
 
 
-async def test_sends_service_credential_acting_user_and_encoded_ids() -> None:
+async def test_sends_service_credential_and_acting_user() -> None:
     seen: list[httpx2.Request] = []
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -33,11 +33,26 @@ async def test_sends_service_credential_acting_user_and_encoded_ids() -> None:
     client = PantryClient(
         "http://pantry.test/", "svc-token", transport=httpx2.MockTransport(handler)
     )
-    await client.get_recipe("alice", "../users/me")
+    await client.get_recipe("alice", "chana-masala")
     request = seen[0]
     assert request.headers["authorization"] == "Bearer svc-token"
     assert request.headers["x-pantry-user"] == "alice"
-    assert request.url.raw_path == b"/recipes/..%2Fusers%2Fme"
+    assert request.url.raw_path == b"/recipes/chana-masala"
+
+
+@pytest.mark.parametrize("hostile", ["../users/me", ".", "..", "/", "a/b", "x" * 200, ""])
+async def test_ids_that_name_nothing_never_become_urls(hostile: str) -> None:
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={})
+
+    transport = httpx2.MockTransport(handler)
+    client = PantryClient("http://pantry.test", "t", transport=transport)
+    with pytest.raises(PantryNotFound):
+        await client.get_plan("alice", hostile)
+    assert seen == []
 
 
 async def test_reads_are_retried_on_gateway_errors_and_logged() -> None:

@@ -18,13 +18,13 @@ import structlog
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pantry_mcp.asgi_body import MAX_BODY, read_body, replay
 from pantry_mcp.auth.verifier import InvalidToken, Principal, TokenVerifier
 from pantry_mcp.scopes import ALL_SCOPES, READ_SCOPE
 
 log = structlog.get_logger("pantry_mcp.auth")
-MAX_BODY = 1024 * 1024
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -109,7 +109,7 @@ class BearerAuth:
             return
         body = b""
         if scope["method"] == "POST":
-            body, too_large = await _read_body(receive)
+            body, too_large = await read_body(receive, MAX_BODY)
             if too_large:
                 await JSONResponse({"error": "payload_too_large"}, 413)(scope, receive, send)
                 return
@@ -129,7 +129,7 @@ class BearerAuth:
         state["pantry_user"] = principal.subject
         state["pantry_scopes"] = principal.scopes
         scope["user"] = _sdk_user(principal, token.strip())
-        await self.app(scope, _replay(body, receive) if body else receive, send)
+        await self.app(scope, replay(body, receive) if body else receive, send)
 
     def _needed_scopes(self, body: bytes) -> set[str]:
         """pantry:read for anything; pantry:write too for a call to a tool that writes."""
@@ -181,33 +181,3 @@ def _sdk_user(principal: Principal, token: str) -> AuthenticatedUser:
             claims={"iss": claims.get("iss")},
         )
     )
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return b"", True
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks), False
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()  # later messages (a disconnect) come from the client
-
-    return replay

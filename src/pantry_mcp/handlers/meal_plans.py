@@ -17,11 +17,17 @@ from pantry_mcp.handlers.common import (
 )
 
 CANDIDATES_PER_PAGE = 50
+LAST_START = date.max - timedelta(days=27)  # the last day of the longest plan still exists
 
 
 async def plan_week_meals(client: PantryClient, user: str, args: dict[str, Any]) -> JSON:
     start = date.fromisoformat(args["start_date"])
     days: int = args.get("days", 7)
+    if start > LAST_START:
+        raise ToolError(
+            f"start_date {start.isoformat()} is too far in the future for a calendar.",
+            f"Use a start_date no later than {LAST_START.isoformat()}.",
+        )
     prefer_pantry: bool = args.get("prefer_pantry", True)
     asked = sorted(set(args.get("dietary") or []))
     # Round trip 1: preferences and two pages of candidates, all at once.

@@ -1,0 +1,39 @@
+"""Reading a request body in ASGI middleware and handing it on unchanged."""
+
+from __future__ import annotations
+
+from starlette.types import Message, Receive
+
+MAX_BODY = 1024 * 1024  # JSON-RPC messages are small; anything larger is refused with 413
+
+
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The whole body, or (b"", True) as soon as it grows past ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), False
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that yields ``body`` once, then whatever the client sends next."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # later messages (a disconnect) come from the client
+
+    return replayed
