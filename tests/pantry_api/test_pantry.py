@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import httpx2
 import pytest
 
@@ -96,3 +97,19 @@ async def test_pantries_are_private(make_client: ClientFactory) -> None:
     assert (await bob.patch("/pantry/items/egg", json={"quantity": 1})).status_code == 404
     assert (await bob.delete("/pantry/items/egg")).status_code == 404
     assert (await alice.get("/pantry")).json()["items"][0]["quantity"] == 12
+
+
+async def test_concurrent_adds_to_one_item_lose_no_update(client: httpx2.AsyncClient) -> None:
+    await client.post("/pantry/items", json={"ingredient_id": "rice", "quantity": 100, "unit": "g"})
+
+    async def add() -> None:
+        response = await client.post(
+            "/pantry/items", json={"ingredient_id": "rice", "quantity": 10, "unit": "g"}
+        )
+        assert response.status_code == 200
+
+    async with anyio.create_task_group() as group:
+        for _ in range(10):
+            group.start_soon(add)
+    item = (await client.get("/pantry", params={"q": "rice"})).json()["items"]
+    assert [(i["ingredient_id"], i["quantity"]) for i in item] == [("rice", 200.0)]

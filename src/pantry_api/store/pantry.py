@@ -80,11 +80,15 @@ async def add(
                 {"field": "body.ingredient_id", "problem": "unknown; search GET /ingredients?q="}
             ],
         )
+    # FOR UPDATE: on PostgreSQL two concurrent adds to one item must not both read the old
+    # quantity (SQLite's BEGIN IMMEDIATE already lets only one writer in at a time).
     existing = (
         await conn.execute(
-            select(pantry_items).where(
+            select(pantry_items)
+            .where(
                 pantry_items.c.user_id == user, pantry_items.c.ingredient_id == data.ingredient_id
             )
+            .with_for_update()
         )
     ).first()
     if existing is None:
