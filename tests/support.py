@@ -17,6 +17,17 @@ import uvicorn
 from starlette.types import ASGIApp
 
 T = TypeVar("T")
+# The eight tools, in the order tools/list gives them.
+TOOL_NAMES = (
+    "search_recipes",
+    "save_recipe",
+    "whats_for_dinner",
+    "plan_week_meals",
+    "update_pantry",
+    "add_recipe_to_plan",
+    "get_shopping_list",
+    "suggest_substitutes",
+)
 SERVICE_TOKEN = "tests-service-token-0123456789"
 POSTGRES_ADMIN_URL = os.environ.get(
     "PANTRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

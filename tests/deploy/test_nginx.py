@@ -43,20 +43,19 @@ from mcp import Client
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pantry_mcp.app import create_app
-from tests.support import RunningServer, free_port, mcp_settings, serve_in_thread, text_of, unique
+from tests.support import (
+    TOOL_NAMES,
+    RunningServer,
+    free_port,
+    mcp_settings,
+    serve_in_thread,
+    text_of,
+    unique,
+)
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "pantry-mcp.conf"
 EXAMPLE_UPSTREAMS = ("127.0.0.1:8000", "127.0.0.1:8010")
-TOOLS = [
-    "search_recipes",
-    "save_recipe",
-    "whats_for_dinner",
-    "plan_week_meals",
-    "update_pantry",
-    "add_recipe_to_plan",
-    "get_shopping_list",
-    "suggest_substitutes",
-]
+TOOLS = list(TOOL_NAMES)
 PROBE_PATH = "/mcp/.test-sse-probe"  # under `location /mcp`, answered by Replica itself
 WAIT = 10.0  # seconds: the bound on every wait in this file
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")  # nginx's $request_id

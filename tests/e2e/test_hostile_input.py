@@ -22,20 +22,11 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from tests.e2e.conftest import McpServerFactory
-from tests.support import SERVICE_TOKEN, RunningServer, text_of, unique
+from tests.support import SERVICE_TOKEN, TOOL_NAMES, RunningServer, text_of, unique
 
 pytestmark = pytest.mark.anyio
 
-TOOLS = [
-    "search_recipes",
-    "save_recipe",
-    "whats_for_dinner",
-    "plan_week_meals",
-    "update_pantry",
-    "add_recipe_to_plan",
-    "get_shopping_list",
-    "suggest_substitutes",
-]
+TOOLS = list(TOOL_NAMES)
 LEAKS = ("Traceback", 'File "', "pydantic", "sqlalchemy", "httpx")
 # what a protocol error for a bad argument must not say (Pantry is up throughout)
 INTERNAL_FAILURES = ("failed unexpectedly", "Pantry is unavailable", "Pantry answered")

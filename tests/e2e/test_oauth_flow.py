@@ -42,7 +42,7 @@ from pydantic import AnyUrl
 from pantry_mcp.client import PantryClient
 from tests.e2e.conftest import McpServerFactory
 from tests.e2e.test_conformance import CONFORMANCE_DIR, NODE, require_node_tools
-from tests.support import SERVICE_TOKEN, RunningServer, free_port, text_of, unique
+from tests.support import SERVICE_TOKEN, TOOL_NAMES, RunningServer, free_port, text_of, unique
 
 pytestmark = pytest.mark.anyio
 PROVIDER_SCRIPT = Path(__file__).with_name("oauth_provider.mjs")
@@ -286,16 +286,7 @@ async def test_sdk_client_goes_from_401_to_tool_calls_through_a_real_authorizati
     assert claims["client_id"] == storage.client_info.client_id
 
     # Both scopes at work, as that user.
-    assert [tool.name for tool in tools.tools] == [
-        "search_recipes",
-        "save_recipe",
-        "whats_for_dinner",
-        "plan_week_meals",
-        "update_pantry",
-        "add_recipe_to_plan",
-        "get_shopping_list",
-        "suggest_substitutes",
-    ]
+    assert [tool.name for tool in tools.tools] == list(TOOL_NAMES)
     assert not found.is_error and found.structured_content is not None
     assert found.structured_content["total"] >= 3
     assert not bought.is_error and bought.structured_content is not None
