@@ -38,6 +38,7 @@ format: $(SYNCED)
 	$(BIN)/ruff format src tests bench scripts
 
 bench: $(SYNCED)
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 
 clean:

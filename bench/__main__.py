@@ -12,7 +12,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import pantry_search, plan_latency
+from bench import overhead, pantry_search, plan_latency
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -22,10 +22,15 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=100_000, help="recipes in the large catalog")
     parser.add_argument("--rounds", type=int, default=30, help="passes over the query mix")
     parser.add_argument(
-        "--only", choices=["search", "plan"], help="run one benchmark instead of all"
+        "--only", choices=["overhead", "search", "plan"], help="run one benchmark instead of all"
     )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
+    if args.only in (None, "overhead"):
+        print("## One tools/call on each stack (wrk, 32 connections, one uvicorn worker each)\n")
+        cost = overhead.run()
+        print(overhead.table(cost) + "\n")
+        save("overhead", cost)
     if args.only in (None, "plan"):
         print("## plan_week_meals with 20 ms on every Pantry call\n")
         plan = plan_latency.run()

@@ -1,0 +1,125 @@
+"""The servers the overhead benchmark compares, each run in its own process:
+``python -m bench.servers KIND PORT`` with KIND one of raw, bare, ours.
+
+- raw: a Starlette endpoint that answers a fixed JSON-RPC result (the floor);
+- bare: the SDK's low-level Server with one trivial tool, stateless, JSON responses;
+- ours: pantry-mcp as shipped (request log, metrics, validation), Pantry answered by an
+  in-process stub transport so that only our own cost is measured.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx2
+import mcp_types as types
+import uvicorn
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+SEARCH_ANSWER = {
+    "items": [
+        {
+            "id": f"recipe-{n}",
+            "title": f"Curry {n}",
+            "summary": "A curry.",
+            "cuisine": "indian",
+            "course": "main",
+            "total_minutes": 30,
+            "dietary": ["vegan"],
+            "owner": "catalog",
+            "pantry_coverage": 0.0,
+            "ingredients": [],
+        }
+        for n in range(10)
+    ],
+    "page": 1,
+    "page_size": 10,
+    "total": 10,
+    "has_more": False,
+    "match": "all",
+}
+RESULT = {"content": [{"type": "text", "text": "ok"}], "isError": False}
+
+
+def raw() -> ASGIApp:
+    async def endpoint(request: Request) -> Response:
+        message = json.loads(await request.body())
+        body = {"jsonrpc": "2.0", "id": message.get("id"), "result": RESULT}
+        return Response(json.dumps(body), media_type="application/json")
+
+    return Starlette(routes=[Route("/mcp", endpoint, methods=["POST"])])
+
+
+def bare() -> ASGIApp:
+    tool = types.Tool(name="search_recipes", input_schema={"type": "object"})
+
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[tool])
+
+    async def call_tool(ctx: Any, params: Any) -> types.CallToolResult:
+        return types.CallToolResult(content=[types.TextContent(text="ok")])
+
+    server: Server[Any] = Server(
+        "bare",
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        get_tool_input_schema=lambda name: {"type": "object"},
+    )
+    manager = StreamableHTTPSessionManager(app=server, stateless=True, json_response=True)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with manager.run():
+            yield
+
+    return Starlette(routes=[Route("/mcp", StreamableHTTPASGIApp(manager))], lifespan=lifespan)
+
+
+def ours() -> ASGIApp:
+    from pantry_mcp.app import create_app
+    from pantry_mcp.client import PantryClient
+    from pantry_mcp.config import Settings
+    from pantry_mcp.logging import configure
+
+    settings = Settings.from_env(
+        {
+            "PANTRY_MCP_PANTRY_TOKEN": "bench-token-0123456789",
+            "PANTRY_MCP_RATE_LIMIT": "0",
+            "PANTRY_MCP_LOG_FORMAT": "json",
+        },
+        tty=False,
+    )
+    configure("json", "info", stream=open("/dev/null", "w"))  # noqa: SIM115 - lives as long as the process
+    stub = httpx2.MockTransport(lambda request: httpx2.Response(200, json=SEARCH_ANSWER))
+    client = PantryClient("http://pantry.stub", "bench-token-0123456789", transport=stub)
+    return create_app(settings, client=client)
+
+
+def main() -> None:
+    kind, port = sys.argv[1], int(sys.argv[2])
+    app = {"raw": raw, "bare": bare, "ours": ours}[kind]()
+    logging.disable(logging.CRITICAL)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+    )
+
+
+if __name__ == "__main__":
+    main()
