@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +34,18 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 3
         except httpx2.TransportError:
             time.sleep(0.1)  # polling a condition, bounded by the deadline
     raise AssertionError(f"{url} did not come up")
+
+
+def wait_until_refused(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                pass
+        except OSError:
+            return
+        time.sleep(0.05)  # polling a condition, bounded by the deadline
+    raise AssertionError(f"port {port} still accepts connections")
 
 
 def test_metrics_on_their_own_address_and_sigterm_stops_gracefully(
@@ -117,7 +130,7 @@ def test_sigterm_lets_an_in_flight_call_finish(pantry_server: RunningServer) -> 
                 answer = pool.submit(call_a_tool)
                 assert started.wait(20)
                 process.send_signal(signal.SIGTERM)
-                time.sleep(0.2)  # let the signal land before the held call is released
+                wait_until_refused(port)  # shutting down: new connections are refused
                 release.set()
                 assert answer.result(timeout=30) is True
             assert process.wait(timeout=20) in (0, -signal.SIGTERM)
