@@ -37,9 +37,23 @@ format: $(SYNCED)
 	$(BIN)/ruff check --fix src tests bench scripts
 	$(BIN)/ruff format src tests bench scripts
 
-bench: $(SYNCED)
+# Benchmarks run our servers as users deploy them: runtime dependencies only (.venv-bench).
+# fastmcp, the peer they are compared with, gets an environment of its own (.venv-fastmcp).
+BENCH_VENV := .venv-bench
+FASTMCP_VENV := .venv-fastmcp
+BENCH_ARGS ?=
+
+$(BENCH_VENV)/.synced: pyproject.toml uv.lock $(SYNCED)
+	UV_PROJECT_ENVIRONMENT=$(BENCH_VENV) $(BIN)/uv sync --frozen --no-default-groups --python $(BIN)/python
+	@touch $@
+
+$(FASTMCP_VENV)/.synced: pyproject.toml uv.lock $(SYNCED)
+	UV_PROJECT_ENVIRONMENT=$(FASTMCP_VENV) $(BIN)/uv sync --frozen --no-default-groups --group bench --python $(BIN)/python
+	@touch $@
+
+bench: $(BENCH_VENV)/.synced $(FASTMCP_VENV)/.synced
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python -m bench
+	$(BENCH_VENV)/bin/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(FASTMCP_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,16 @@ SEARCH_ANSWER = {
     "match": "all",
 }
 RESULT = {"content": [{"type": "text", "text": "ok"}], "isError": False}
+# Encoded once: the stub should cost as little as possible, so only the server is measured.
+SEARCH_BYTES = json.dumps(SEARCH_ANSWER).encode()
+
+
+def stub_transport() -> httpx2.MockTransport:
+    """Pantry's answer to a search, from memory (the same for every stack that calls it)."""
+    headers = {"content-type": "application/json"}
+    return httpx2.MockTransport(
+        lambda request: httpx2.Response(200, content=SEARCH_BYTES, headers=headers)
+    )
 
 
 def raw() -> ASGIApp:
@@ -92,23 +103,30 @@ def ours() -> ASGIApp:
     from pantry_mcp.config import Settings
     from pantry_mcp.logging import configure
 
-    settings = Settings.from_env(
-        {
-            "PANTRY_MCP_PANTRY_TOKEN": "bench-token-0123456789",
-            "PANTRY_MCP_RATE_LIMIT": "0",
-            "PANTRY_MCP_LOG_FORMAT": "json",
-        },
-        tty=False,
-    )
+    env = {
+        "PANTRY_MCP_PANTRY_TOKEN": "bench-token-0123456789",
+        "PANTRY_MCP_RATE_LIMIT": "0",
+        "PANTRY_MCP_LOG_FORMAT": "json",
+    }
+    # The parent passes its issuer (PANTRY_MCP_AUTH_ISSUER, PANTRY_MCP_RESOURCE_URL, ...).
+    env.update({k: v for k, v in os.environ.items() if k.startswith("PANTRY_MCP_")})
+    settings = Settings.from_env(env, tty=False)
     configure("json", "info", stream=open("/dev/null", "w"))  # noqa: SIM115 - lives as long as the process
-    stub = httpx2.MockTransport(lambda request: httpx2.Response(200, json=SEARCH_ANSWER))
-    client = PantryClient("http://pantry.stub", "bench-token-0123456789", transport=stub)
+    client = PantryClient(
+        "http://pantry.stub", "bench-token-0123456789", transport=stub_transport()
+    )
     return create_app(settings, client=client)
+
+
+def fastmcp() -> ASGIApp:
+    from bench.peer_fastmcp import app
+
+    return app(stub_transport())
 
 
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
-    app = {"raw": raw, "bare": bare, "ours": ours}[kind]()
+    app = {"raw": raw, "bare": bare, "ours": ours, "fastmcp": fastmcp}[kind]()
     logging.disable(logging.CRITICAL)
     uvicorn.run(
         app,

@@ -107,7 +107,12 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
         app=server,
         stateless=not settings.stateful,
         security_settings=None,  # HostOriginGuard below checks Host and Origin first
+        # Our tools send no progress or log notifications, so each answer is one JSON body:
+        # no SSE framing, and on 2026-07-28 no side task and stream per request.
+        json_response=True,
         max_request_body_size=MAX_BODY,
+        session_idle_timeout=settings.session_idle_timeout,
+        max_sessions=settings.max_sessions,
     )
     issuer_http = httpx2.AsyncClient(headers={"Accept": "application/json"})
     middleware = [

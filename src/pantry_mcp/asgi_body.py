@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-from starlette.types import Message, Receive
+import json
+from typing import Any
+
+from starlette.types import Message, Receive, Scope
 
 MAX_BODY = 1024 * 1024  # JSON-RPC messages are small; anything larger is refused with 413
+
+
+_PARSED = "pantry.parsed_body"  # scope key: (body, its JSON) from the first middleware to parse it
+NOT_JSON = object()  # what ``parsed`` gives for a body that is not JSON
+
+
+def parsed(scope: Scope, body: bytes) -> Any:
+    """``body`` as JSON (NOT_JSON if it is not), parsed once per request however many
+    middlewares ask. RecursionError propagates: the caller decides what nesting means."""
+    cached = scope.get(_PARSED)
+    if cached is not None and cached[0] == body:  # a memcmp, far cheaper than a parse
+        return cached[1]
+    try:
+        message = json.loads(body)
+    except ValueError:
+        message = NOT_JSON
+    scope[_PARSED] = (body, message)
+    return message
 
 
 async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:

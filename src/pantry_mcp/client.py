@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx2
 import stamina
@@ -139,13 +139,14 @@ class PantryClient:
     ) -> None:
         self._timeout = timeout
         self._breaker = breaker or CircuitBreaker()
-        self._http = httpx2.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {service_token}", "Accept": "application/json"},
-            timeout=httpx2.Timeout(timeout, connect=min(timeout, 3.0)),
-            transport=transport,
-            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=50),
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {service_token}", "Accept": "application/json"}
+        self._timeouts = httpx2.Timeout(timeout, connect=min(timeout, 3.0)).as_dict()
+        self._transport = transport or httpx2.AsyncHTTPTransport(
+            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=50)
         )
+        # for the health check only; tool calls go straight to the pool (see _send)
+        self._http = httpx2.AsyncClient(transport=self._transport)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -176,18 +177,16 @@ class PantryClient:
                 f"Pantry is failing; calls resume in {open_circuit.retry_in:.0f} s"
             ) from None
         try:
-            async for attempt in stamina.retry_context(
-                on=_backoff,
-                attempts=_ATTEMPTS if safe else 1,
-                timeout=self._timeout * _ATTEMPTS,
-                wait_initial=0.05,
-                wait_max=1.0,
-                wait_jitter=0.05,
-            ):
-                with attempt:
-                    result = await self._once(
-                        method, url, template, headers, params, body, safe=safe
-                    )
+            try:
+                # The first attempt goes without the retry machinery: most calls need no
+                # other, and entering a retry context costs as much as our own routing.
+                result = await self._once(method, url, template, headers, params, body, safe=safe)
+            except _Retryable as first_failure:
+                if not safe:
+                    raise
+                result = await self._retry(
+                    first_failure, method, url, template, headers, params, body
+                )
         except _Retryable as exhausted:
             self._settle(exhausted.failure)
             raise exhausted.failure from None
@@ -199,6 +198,33 @@ class PantryClient:
             raise
         self._breaker.succeeded()
         return result
+
+    async def _retry(
+        self,
+        first_failure: _Retryable,
+        method: str,
+        url: str,
+        template: str,
+        headers: dict[str, str],
+        params: Mapping[str, Any] | None,
+        body: JSON | None,
+    ) -> Any:
+        """Attempts two and on, by stamina: jittered backoff, Retry-After, an overall cap."""
+        replay: _Retryable | None = first_failure
+        async for attempt in stamina.retry_context(
+            on=_backoff,
+            attempts=_ATTEMPTS,
+            timeout=self._timeout * _ATTEMPTS,
+            wait_initial=0.05,
+            wait_max=1.0,
+            wait_jitter=0.05,
+        ):
+            with attempt:
+                if replay is not None:  # stamina counts the first attempt and backs off from it
+                    failure, replay = replay, None
+                    raise failure
+                return await self._once(method, url, template, headers, params, body, safe=True)
+        raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
 
     def _settle(self, error: PantryError) -> None:
         """An outage counts against the circuit; any answer from Pantry proves it alive."""
@@ -220,9 +246,7 @@ class PantryClient:
     ) -> Any:
         started = time.perf_counter()
         try:
-            response = await self._http.request(
-                method, url, params=_query(params), json=body, headers=headers
-            )
+            response = await self._send(method, self._absolute(url, params), headers, body)
         except httpx2.TimeoutException:
             _record(method, template, None, started)
             raise _Retryable(PantryUnavailable("Pantry did not answer in time")) from None
@@ -244,6 +268,34 @@ class PantryClient:
                 retry_after,
             )
         return _result(response)
+
+    async def _send(
+        self, method: str, url: str, headers: dict[str, str], body: JSON | None
+    ) -> httpx2.Response:
+        """One request handed straight to the connection pool, body read in full.
+
+        The client's own layers (auth flows, redirects, cookies, event hooks) do nothing for
+        us and cost as much as the rest of a tool call; errors are the same httpx2 ones.
+        """
+        request = httpx2.Request(
+            method,
+            url,
+            headers={**self._headers, **headers},
+            json=body,
+            extensions={"timeout": self._timeouts},
+        )
+        response = await self._transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
+    def _absolute(self, path: str, params: Mapping[str, Any] | None) -> str:
+        """The full URL, query included (quicker for httpx than merging base and params)."""
+        pairs = _query(params)
+        query = urlencode(pairs, quote_via=quote) if pairs else ""
+        return f"{self._base_url}{path}?{query}" if query else f"{self._base_url}{path}"
 
     # ---- recipes ------------------------------------------------------------------------
 
@@ -352,7 +404,7 @@ class PantryClient:
     async def ready(self) -> bool:
         """Pantry answers its health check (no user, no credential needed)."""
         try:
-            response = await self._http.get("/healthz", timeout=2.0)
+            response = await self._http.get(f"{self._base_url}/healthz", timeout=2.0)
         except httpx2.HTTPError:
             return False
         return response.status_code == 200

@@ -53,6 +53,8 @@ class Settings:
     metrics_address: tuple[str, int] | None = None  # serve /metrics there, not on the main port
     redis_url: str | None = None  # share rate-limit buckets between replicas
     trusted_proxies: tuple[str, ...] = ()  # X-Forwarded-* honoured only from these
+    session_idle_timeout: float = 1800.0  # a stateful session unused this long is closed
+    max_sessions: int = 10_000  # stateful sessions held at once; more are refused
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, tty: bool | None = None) -> Settings:
@@ -105,6 +107,12 @@ class Settings:
             metrics_address=_address(env, "PANTRY_MCP_METRICS_ADDRESS"),
             redis_url=_redis_url(env),
             trusted_proxies=_networks(env, "PANTRY_MCP_TRUSTED_PROXIES"),
+            session_idle_timeout=_number(
+                env, "PANTRY_MCP_SESSION_IDLE_TIMEOUT", 1800.0, low=1, high=86_400
+            ),
+            max_sessions=int(
+                _number(env, "PANTRY_MCP_MAX_SESSIONS", 10_000, low=1, high=1_000_000)
+            ),
         )
 
 

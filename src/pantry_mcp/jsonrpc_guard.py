@@ -7,13 +7,12 @@ is left to the SDK, whose parse error is already clean.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pantry_mcp.asgi_body import MAX_BODY, read_body, replay
+from pantry_mcp.asgi_body import MAX_BODY, NOT_JSON, parsed, read_body, replay
 
 INVALID_REQUEST = -32600
 
@@ -52,9 +51,9 @@ class JsonRpcGuard:
             await JSONResponse({"error": "payload_too_large"}, 413)(scope, receive, send)
             return
         try:
-            wrong = problem(json.loads(body))
-        except ValueError:
-            wrong = None  # not JSON at all: the SDK's parse error says so
+            message = parsed(scope, body)
+            # not JSON at all: the SDK's parse error says so
+            wrong = None if message is NOT_JSON else problem(message)
         except RecursionError:
             wrong = "the JSON is nested too deeply"
         if wrong is not None:

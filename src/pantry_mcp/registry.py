@@ -9,7 +9,6 @@ the agent can act on, or into a clean protocol error: never a traceback.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from typing import Any, cast
 
 import mcp_types as types
 import structlog
-from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from pantry_mcp.client import (
@@ -32,6 +30,7 @@ from pantry_mcp.client import (
 )
 from pantry_mcp.errors import ToolError
 from pantry_mcp.scopes import READ_SCOPE, WRITE_SCOPE
+from pantry_mcp.validation import SchemaCheck
 
 MAX_PROBLEMS = 10  # a 10,000-item mistake is described by its first ten
 ToolHandler = Callable[[PantryClient, str, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -54,8 +53,8 @@ class ToolSpec:
     name: str
     tool: types.Tool
     handler: ToolHandler
-    input_validator: Draft202012Validator
-    output_validator: Draft202012Validator
+    input_check: SchemaCheck
+    output_check: SchemaCheck
 
     @property
     def scope(self) -> str:
@@ -67,18 +66,12 @@ def _spec(name: str, handler: ToolHandler) -> ToolSpec:
     document = load_schema(name)
     if document["name"] != name:
         raise ValueError(f"schemas/{name}.json names the tool {document['name']!r}")
-    for key in ("inputSchema", "outputSchema"):
-        Draft202012Validator.check_schema(document[key])
     return ToolSpec(
         name=name,
         tool=types.Tool.model_validate(document),
         handler=handler,
-        input_validator=Draft202012Validator(
-            document["inputSchema"], format_checker=FormatChecker()
-        ),
-        output_validator=Draft202012Validator(
-            document["outputSchema"], format_checker=FormatChecker()
-        ),
+        input_check=SchemaCheck(document["inputSchema"]),
+        output_check=SchemaCheck(document["outputSchema"]),
     )
 
 
@@ -186,8 +179,7 @@ class Registry:
         self, spec: ToolSpec, client: PantryClient, user: str, arguments: dict[str, Any]
     ) -> types.CallToolResult:
         problems = [
-            describe_problem(e)
-            for e in itertools.islice(spec.input_validator.iter_errors(arguments), MAX_PROBLEMS + 1)
+            describe_problem(e) for e in spec.input_check.problems(arguments, MAX_PROBLEMS + 1)
         ]
         if problems:
             more = " (and more)" if len(problems) > MAX_PROBLEMS else ""
@@ -230,12 +222,12 @@ class Registry:
             ) from None
         except PantryError as error:  # pragma: no cover - every subclass is handled above
             raise ToolFailure(f"Pantry failed: {error.message}") from None
-        output_problems = list(spec.output_validator.iter_errors(output))
+        output_problems = spec.output_check.problems(output, 5)
         if output_problems:
             log.error(
                 "tool_output_invalid",
                 tool=spec.name,
-                problems=[describe_problem(e) for e in output_problems[:5]],
+                problems=[describe_problem(e) for e in output_problems],
             )
             raise ToolFailure(f"{spec.name} produced a malformed result; this is a server bug.")
         return types.CallToolResult(

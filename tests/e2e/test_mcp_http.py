@@ -187,8 +187,12 @@ async def test_tool_calls_are_rate_limited_per_user(mcp_server: McpServerFactory
         assert body["retry_after_seconds"] >= 1
 
 
-async def test_streamed_answers_tell_nginx_not_to_buffer(mcp_server: McpServerFactory) -> None:
-    url = mcp_server()
+async def test_answers_are_one_json_body_and_streams_tell_nginx_not_to_buffer(
+    mcp_server: McpServerFactory,
+) -> None:
+    """Our tools send no notifications, so every POST is answered with one JSON body; the
+    only stream is a stateful session's GET, which must pass nginx unbuffered."""
+    url = mcp_server(PANTRY_MCP_STATEFUL="1")
     body = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -200,8 +204,18 @@ async def test_streamed_answers_tell_nginx_not_to_buffer(mcp_server: McpServerFa
         },
     }
     headers = {"Accept": "application/json, text/event-stream", "X-Request-ID": "req-from-nginx-1"}
-    async with httpx2.AsyncClient() as http:
+    async with httpx2.AsyncClient(timeout=30) as http:
         response = await http.post(url, json=body, headers=headers)
-    assert response.headers["content-type"].startswith("text/event-stream")
-    assert response.headers["x-accel-buffering"] == "no"
-    assert response.headers["x-request-id"] == "req-from-nginx-1"
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["result"]["protocolVersion"] == "2025-11-25"
+        assert response.headers["x-request-id"] == "req-from-nginx-1"
+        session = {
+            "Mcp-Session-Id": response.headers["mcp-session-id"],
+            "MCP-Protocol-Version": "2025-11-25",
+        }
+        done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert (await http.post(url, json=done, headers={**headers, **session})).status_code == 202
+        stream_headers = {"Accept": "text/event-stream", **session}
+        async with http.stream("GET", url, headers=stream_headers) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            assert stream.headers["x-accel-buffering"] == "no"

@@ -9,7 +9,7 @@ from mcp import Client
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from pantry_mcp.ratelimit import RedisRateLimiter
+from pantry_mcp.ratelimit_redis import RedisRateLimiter
 from tests.e2e.conftest import McpServerFactory
 from tests.support import unique
 

@@ -25,6 +25,12 @@ def test_demo_mode_by_default() -> None:
     assert "127.0.0.1:*" in current.allowed_hosts
 
 
+def test_stateful_sessions_expire_and_are_capped() -> None:
+    assert (settings().session_idle_timeout, settings().max_sessions) == (1800.0, 10_000)
+    tuned = settings(PANTRY_MCP_SESSION_IDLE_TIMEOUT="5", PANTRY_MCP_MAX_SESSIONS="50")
+    assert (tuned.session_idle_timeout, tuned.max_sessions) == (5.0, 50)
+
+
 def test_metrics_address() -> None:
     assert settings(PANTRY_MCP_METRICS_ADDRESS="127.0.0.1:9464").metrics_address == (
         "127.0.0.1",
@@ -86,6 +92,8 @@ def test_any_issuer_with_audience_override_and_allowed_hosts() -> None:
         ({"PANTRY_MCP_STATEFUL": "maybe"}, "PANTRY_MCP_STATEFUL"),
         ({"PANTRY_MCP_LOG_FORMAT": "xml"}, "PANTRY_MCP_LOG_FORMAT"),
         ({"PANTRY_MCP_METRICS_ADDRESS": "9464"}, "PANTRY_MCP_METRICS_ADDRESS"),
+        ({"PANTRY_MCP_SESSION_IDLE_TIMEOUT": "0"}, "PANTRY_MCP_SESSION_IDLE_TIMEOUT"),
+        ({"PANTRY_MCP_MAX_SESSIONS": "none"}, "PANTRY_MCP_MAX_SESSIONS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:

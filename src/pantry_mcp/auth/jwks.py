@@ -45,6 +45,13 @@ class JwksCache:
     def loaded(self) -> bool:
         return bool(self._keys)
 
+    def current(self, kid: str | None) -> PyJWK | None:
+        """The key held now for ``kid``, without fetching (for checking a cached verdict)."""
+        key = self._keys.get(kid)
+        if key is None and kid is None and len(self._keys) == 1:
+            key = next(iter(self._keys.values()))
+        return key
+
     async def key_for(self, kid: str | None) -> PyJWK:
         unknown = kid not in self._keys and not (kid is None and len(self._keys) == 1)
         if unknown or time.monotonic() - self._fetched_at > self._max_age:

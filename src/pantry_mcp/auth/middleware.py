@@ -10,7 +10,6 @@ header (never the query string) and never logged or echoed.
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ from mcp.server.auth.provider import AccessToken
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pantry_mcp.asgi_body import MAX_BODY, read_body, replay
+from pantry_mcp.asgi_body import MAX_BODY, NOT_JSON, parsed, read_body, replay
 from pantry_mcp.auth.verifier import InvalidToken, Principal, TokenVerifier
 from pantry_mcp.scopes import ALL_SCOPES, READ_SCOPE
 
@@ -113,7 +112,7 @@ class BearerAuth:
             if too_large:
                 await JSONResponse({"error": "payload_too_large"}, 413)(scope, receive, send)
                 return
-        needed = self._needed_scopes(body)
+        needed = self._needed_scopes(scope, body)
         if not needed <= principal.scopes:
             log.info("scope_refused", user=principal.subject, needed=sorted(needed))
             await self._challenge(
@@ -131,12 +130,14 @@ class BearerAuth:
         scope["user"] = _sdk_user(principal, token.strip())
         await self.app(scope, replay(body, receive) if body else receive, send)
 
-    def _needed_scopes(self, body: bytes) -> set[str]:
+    def _needed_scopes(self, asgi_scope: Scope, body: bytes) -> set[str]:
         """pantry:read for anything; pantry:write too for a call to a tool that writes."""
         needed = {READ_SCOPE}
         try:
-            message: Any = json.loads(body) if body else None
-        except ValueError:
+            message: Any = parsed(asgi_scope, body) if body else None
+        except RecursionError:
+            return needed  # nested too deeply: the JSON-RPC guard refuses it next
+        if message is NOT_JSON:
             return needed  # not JSON: the MCP layer answers with a parse error
         for item in message if isinstance(message, list) else [message]:
             if isinstance(item, dict) and item.get("method") == "tools/call":

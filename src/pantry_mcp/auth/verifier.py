@@ -1,12 +1,20 @@
 """Verify one bearer token: signature by a key from the issuer's JWKS, a fixed list of
-asymmetric algorithms, and the claims iss, aud, exp, nbf, sub."""
+asymmetric algorithms, and the claims iss, aud, exp, nbf, sub.
+
+A verified token is remembered until its expiry, so a client that sends the same token on
+every request pays for one signature check, not one per request. The verdict is dropped
+early when the key that signed it leaves the issuer's key set (rotation or revocation of a
+key), and the cache is bounded so a flood of distinct tokens cannot grow it.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from jwt import PyJWK
 from jwt.exceptions import InvalidTokenError
 
 from pantry_mcp.auth.jwks import JwksCache, KeyNotFound
@@ -17,6 +25,7 @@ ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 LEEWAY_SECONDS = 30
+CACHED_TOKENS = 4096
 
 
 class InvalidToken(Exception):
@@ -50,14 +59,43 @@ def scopes_of(claims: dict[str, Any]) -> frozenset[str] | None:
     return frozenset(found) if present else None
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    principal: Principal
+    kid: str | None
+    key: PyJWK
+    expires_at: float
+
+
 class TokenVerifier:
-    def __init__(self, settings: AuthSettings, keys: JwksCache) -> None:
+    def __init__(
+        self, settings: AuthSettings, keys: JwksCache, *, cache_size: int = CACHED_TOKENS
+    ) -> None:
         self.settings = settings
         self.keys = keys
         required = ["iss", "aud", "exp", "sub"] + (["nbf"] if settings.require_nbf else [])
         self._options = {"require": required}
+        self._cache: dict[str, _Verdict] = {}
+        self._cache_size = cache_size
 
     async def verify(self, token: str) -> Principal:
+        verdict = self._cache.get(token)
+        if verdict is not None:
+            if time.time() < verdict.expires_at and self.keys.current(verdict.kid) is verdict.key:
+                return verdict.principal
+            del self._cache[token]
+        return await self._verify(token)
+
+    def _remember(self, token: str, verdict: _Verdict) -> None:
+        if len(self._cache) >= self._cache_size:
+            now = time.time()
+            for stale in [t for t, v in self._cache.items() if v.expires_at <= now]:
+                del self._cache[stale]
+            while len(self._cache) >= self._cache_size:  # still full: forget the oldest
+                del self._cache[next(iter(self._cache))]
+        self._cache[token] = verdict
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except InvalidTokenError:
@@ -65,9 +103,9 @@ class TokenVerifier:
         algorithm = header.get("alg")
         if algorithm not in ALGORITHMS:
             raise InvalidToken("the token's signing algorithm is not accepted")
-        kid = header.get("kid")
+        kid = header.get("kid") if isinstance(header.get("kid"), str) else None
         try:
-            key = await self.keys.key_for(kid if isinstance(kid, str) else None)
+            key = await self.keys.key_for(kid)
         except KeyNotFound:
             raise InvalidToken("the token was not signed by a key of the issuer") from None
         try:
@@ -97,9 +135,13 @@ class TokenVerifier:
             raise InvalidToken("the token's subject is not a usable user id")
         scopes = scopes_of(claims)
         client = claims.get("client_id") or claims.get("azp") or "unknown-client"
-        return Principal(
+        principal = Principal(
             subject=subject,
             scopes=self.settings.implied_scopes if scopes is None else scopes,
             client_id=str(client),
             claims=claims,
         )
+        expires = claims["exp"]
+        if isinstance(expires, int | float) and not isinstance(expires, bool):
+            self._remember(token, _Verdict(principal, kid, key, float(expires)))
+        return principal
