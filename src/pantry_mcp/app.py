@@ -29,7 +29,8 @@ from pantry_mcp.handlers import TOOLS
 from pantry_mcp.jsonrpc_guard import JsonRpcGuard
 from pantry_mcp.metrics import CONTENT_TYPE, Metrics
 from pantry_mcp.registry import Registry
-from pantry_mcp.server import build_server
+from pantry_mcp.server import StateSlot, build_server
+from pantry_mcp.single_exchange import SingleExchange
 
 access_log = structlog.get_logger("pantry_mcp.access")
 MCP_PATH = "/mcp"
@@ -102,7 +103,8 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
     )
     registry = Registry(TOOLS)
     metrics = Metrics()
-    server = build_server(settings, registry, pantry, metrics)
+    slot = StateSlot()
+    server = build_server(settings, registry, pantry, metrics, slot)
     manager = StreamableHTTPSessionManager(
         app=server,
         stateless=not settings.stateful,
@@ -125,9 +127,11 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
             path=MCP_PATH,
         ),
     ]
-    routes = [
-        Route(MCP_PATH, StreamableHTTPASGIApp(manager)),
-    ]
+    # lone requests go straight to the SDK's kernel; the rest to its transports
+    mcp_app = SingleExchange(
+        StreamableHTTPASGIApp(manager), server, lambda: slot.value, stateless=not settings.stateful
+    )
+    routes = [Route(MCP_PATH, mcp_app)]
     keys: JwksCache | None = None
     guard = Middleware(JsonRpcGuard, path=MCP_PATH)
     if settings.auth is not None:

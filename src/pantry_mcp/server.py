@@ -56,6 +56,13 @@ class AppState:
 Context = ServerRequestContext[AppState, Any]
 
 
+@dataclass
+class StateSlot:
+    """The running server's state, for an entry that calls the SDK's kernel itself."""
+
+    value: AppState | None = None
+
+
 def _definitions(name: str) -> dict[str, Any]:
     text = resources.files("pantry_mcp.schemas").joinpath(f"{name}.json").read_text("utf-8")
     document: dict[str, Any] = json.loads(text)
@@ -94,7 +101,11 @@ def _upstream_failure(error: PantryError) -> MCPError:
 
 
 def build_server(
-    settings: Settings, registry: Registry, client: PantryClient, metrics: Metrics | None = None
+    settings: Settings,
+    registry: Registry,
+    client: PantryClient,
+    metrics: Metrics | None = None,
+    slot: StateSlot | None = None,
 ) -> Server[AppState]:
     """The server; ``client`` belongs to the caller, who opens and closes it."""
     resource_defs = _definitions("resources")
@@ -108,9 +119,14 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_: Server[AppState]) -> AsyncIterator[AppState]:
         limiter = rate_limiter(settings.rate_limit, settings.redis_url)
+        state = AppState(client=client, registry=registry, settings=settings, limiter=limiter)
+        if slot is not None:
+            slot.value = state
         try:
-            yield AppState(client=client, registry=registry, settings=settings, limiter=limiter)
+            yield state
         finally:
+            if slot is not None:
+                slot.value = None
             await limiter.aclose()
 
     async def on_list_tools(
