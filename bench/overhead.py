@@ -106,8 +106,20 @@ KINDS = tuple(target.key for target in TARGETS)
 
 
 def lua_script(folder: Path, name: str, body: dict[str, Any], headers: dict[str, str]) -> Path:
-    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(body))}"]
-    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    """wrk's request: ``body`` with a new JSON-RPC id each time (a stateful session routes
+    answers by id, so a fixed id would hand one connection another's answer)."""
+    marker = 987654321
+    prefix, _, suffix = json.dumps({**body, "id": marker}).partition(str(marker))
+    lines = [
+        'wrk.method = "POST"',
+        *(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()),
+        "local counter = 0",
+        "request = function()",
+        "  counter = counter + 1",
+        f"  local body = {json.dumps(prefix)} .. counter .. {json.dumps(suffix)}",
+        "  return wrk.format(nil, nil, nil, body)",
+        "end",
+    ]
     path = folder / f"{name}.lua"
     path.write_text("\n".join(lines) + "\n")
     return path

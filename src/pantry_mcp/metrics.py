@@ -8,6 +8,7 @@ status; authentication failures by reason.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -33,6 +34,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.http_requests = Counter(
             "pantry_mcp_http_requests",
             "HTTP requests by route and status.",
@@ -85,8 +87,18 @@ class Metrics:
             registry=r,
         )
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: every label here comes from a closed set
+        (known routes, methods, tools, path templates, statuses), so the cache is bounded,
+        and the look-up is several times cheaper than prometheus-client's own."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def http_request(self, path: str, status: int) -> None:
-        self.http_requests.labels(path if path in ROUTES else "other", str(status)).inc()
+        self._child(self.http_requests, path if path in ROUTES else "other", str(status)).inc()
 
     def mcp_request(
         self,
@@ -96,15 +108,16 @@ class Metrics:
         seconds: float,
         upstream: Iterable[UpstreamCall],
     ) -> None:
-        self.mcp_requests.labels(method, outcome).inc()
-        self.mcp_latency.labels(method).observe(seconds)
+        self._child(self.mcp_requests, method, outcome).inc()
+        self._child(self.mcp_latency, method).observe(seconds)
         if method == "tools/call" and tool is not None:
-            self.tool_calls.labels(tool, outcome).inc()
-            self.tool_latency.labels(tool).observe(seconds)
+            self._child(self.tool_calls, tool, outcome).inc()
+            self._child(self.tool_latency, tool).observe(seconds)
         for call in upstream:
             status = str(call.status) if call.status is not None else "no_answer"
-            self.upstream_calls.labels(call.method, call.path, status).inc()
-            self.upstream_latency.labels(call.method, call.path).observe(call.duration_ms / 1000)
+            self._child(self.upstream_calls, call.method, call.path, status).inc()
+            latency = self._child(self.upstream_latency, call.method, call.path)
+            latency.observe(call.duration_ms / 1000)
 
     def auth_failure(self, reason: str) -> None:
         self.auth_failures.labels(reason).inc()

@@ -1,0 +1,268 @@
+"""The real hop: ``search_recipes`` through pantry-mcp against the same search sent straight
+to Pantry's REST endpoint.
+
+bench/overhead.py prices a tools/call with Pantry stubbed out; this one puts the real Pantry
+(its own process, seeded SQLite catalog in a temp dir) behind a real pantry-mcp (its own
+process, loopback demo user, no rate limit) and asks what a client pays for going through
+MCP instead of calling Pantry itself. The direct request is the exact path and query that
+pantry-mcp's handler sends Pantry (captured from the handler, not written by hand), so both
+targets make Pantry do the same work and the difference is the hop alone: MCP framing,
+validation, logging and the second HTTP round trip on loopback.
+
+Each target gets a latency run (wrk, 1 connection: p50 and p99 with no queueing) and a
+throughput run (wrk, 16 connections: requests per second). Derived: the p50 and p99 the hop
+adds at 1 connection, and MCP throughput as a fraction of direct throughput. Each process's
+CPU time per request is reported too, because on a small machine the client, pantry-mcp and
+Pantry share the same cores and CPU, not waiting, is what bounds throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from tests.support import free_port
+
+from bench.overhead import ARGUMENTS, CALL, HEADERS, cpu_seconds, lua_script, wrk
+from bench.plan_latency import TOKEN, pantry_process
+from pantry_mcp.client import PantryClient
+from pantry_mcp.handlers.recipes import search_recipes
+
+TARGETS = ("direct", "mcp")
+LABELS = {
+    "direct": "Pantry GET /recipes, direct",
+    "mcp": "search_recipes via pantry-mcp",
+}
+USER = "demo"  # the loopback demo user pantry-mcp acts as when no issuer is configured
+DIRECT_HEADERS = {
+    "Authorization": f"Bearer {TOKEN}",
+    "X-Pantry-User": USER,
+    "Accept": "application/json",
+}
+# 1 connection: latency with no queueing anywhere; 16: enough to saturate one worker.
+MODES = {"latency": 1, "throughput": 16}
+WARMUP = 50
+READY_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    script: Path  # wrk's Lua: method, headers, body
+    check: Callable[[httpx2.Client, str], None]  # raises unless the answer is a real result
+    pids: dict[str, int]  # the processes each request costs CPU in
+
+
+def upstream_path() -> str:
+    """The path and query pantry-mcp sends Pantry for CALL's arguments, taken from the real
+    handler and client over a mock transport, so the direct target cannot drift from it."""
+    seen: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={"items": [], "page": 1, "total": 0, "has_more": False})
+
+    async def call() -> None:
+        client = PantryClient(
+            "http://pantry.invalid", TOKEN, transport=httpx2.MockTransport(answer)
+        )
+        try:
+            await search_recipes(client, USER, dict(ARGUMENTS))
+        finally:
+            await client.aclose()
+
+    asyncio.run(call())
+    if len(seen) != 1 or seen[0].method != "GET" or seen[0].url.path != "/recipes":
+        raise RuntimeError(f"search_recipes no longer makes one GET /recipes: {seen}")
+    request = seen[0]
+    # The headers that shape Pantry's answer must match what the direct target sends.
+    for name, value in DIRECT_HEADERS.items():
+        if request.headers.get(name) != value:
+            raise RuntimeError(f"pantry-mcp sends {name}: {request.headers.get(name)!r}")
+    return request.url.raw_path.decode("ascii")
+
+
+@contextmanager
+def mcp_process(pantry_url: str, folder: Path) -> Iterator[tuple[str, int]]:
+    """pantry-mcp in its own process on 127.0.0.1; yields its /mcp URL and pid."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PANTRY_MCP_PANTRY_URL": pantry_url,
+        "PANTRY_MCP_PANTRY_TOKEN": TOKEN,
+        "PANTRY_MCP_RATE_LIMIT": "0",  # the default limit would turn the load into 429s
+        "PANTRY_MCP_LOG_FORMAT": "json",
+    }
+    command = [
+        str(Path(sys.executable).parent / "pantry-mcp"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    # Logs go to stdout (discarded, as a log shipper would take them); stderr only carries
+    # start-up messages, kept in a file so a failed start can say why.
+    errors = folder / "pantry-mcp.stderr"
+    with errors.open("wb") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"pantry-mcp did not come up:\n{errors.read_text()[-2000:]}")
+            try:
+                if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            time.sleep(0.05)
+        yield f"{base}/mcp", process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def child_pid(program: str) -> int:
+    """The pid of our child process running ``program`` (pantry_process does not say)."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue  # exited while we looked
+        if parent == me and any(arg.endswith(program.encode()) for arg in argv[:2]):
+            return int(entry.name)
+    raise RuntimeError(f"no child process runs {program}")
+
+
+def get_script(folder: Path) -> Path:
+    lines = ['wrk.method = "GET"']
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in DIRECT_HEADERS.items()]
+    path = folder / "direct.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def check_direct(client: httpx2.Client, url: str) -> None:
+    response = client.get(url, headers=DIRECT_HEADERS)
+    if response.status_code != 200 or not response.json().get("items"):
+        raise RuntimeError(f"direct search answered {response.status_code}: {response.text[:300]}")
+
+
+def check_mcp(client: httpx2.Client, url: str) -> None:
+    response = client.post(url, json=CALL, headers=HEADERS)
+    result = response.json().get("result") if response.status_code == 200 else None
+    if not isinstance(result, dict) or result.get("isError") is not False:
+        raise RuntimeError(f"tools/call answered {response.status_code}: {response.text[:300]}")
+
+
+def measure(
+    url: str, script: Path, seconds: int, connections: int, pids: dict[str, int]
+) -> dict[str, Any]:
+    """One wrk run (overhead.wrk parses it), plus each process's CPU time per request."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    result = wrk(url, script, seconds, connections)
+    used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    per_request = {
+        name: round(cpu / max(result["requests"], 1) * 1e6, 1) for name, cpu in used.items()
+    }
+    return {"connections": connections, **result, "cpu_us_per_request": per_request}
+
+
+def run(seconds: int = 6) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("make bench needs wrk: apt-get install wrk")
+    started = time.monotonic()
+    path = upstream_path()
+    with (
+        tempfile.TemporaryDirectory(prefix="pantry-bench-") as folder,
+        pantry_process(Path(folder)) as pantry_url,
+        mcp_process(pantry_url, Path(folder)) as (mcp_url, mcp_pid),
+    ):
+        pantry_pid = child_pid("pantry-api")
+        targets = {
+            "direct": Target(
+                f"{pantry_url}{path}",
+                get_script(Path(folder)),
+                check_direct,
+                {"pantry": pantry_pid},
+            ),
+            "mcp": Target(
+                mcp_url,
+                lua_script(Path(folder), "mcp", CALL, HEADERS),
+                check_mcp,
+                {"pantry": pantry_pid, "pantry-mcp": mcp_pid},
+            ),
+        }
+        with httpx2.Client(timeout=5) as client:
+            for target in targets.values():
+                for _ in range(WARMUP):  # every warm-up answer is checked, not only the first
+                    target.check(client, target.url)
+        results: dict[str, Any] = {
+            name: {
+                mode: measure(target.url, target.script, seconds, connections, target.pids)
+                for mode, connections in MODES.items()
+            }
+            for name, target in targets.items()
+        }
+    for name in TARGETS:
+        for mode in MODES:
+            r = results[name][mode]
+            # Timed-out requests get no latency sample, so they would flatter p99.
+            if r["errors"] or r["socket_errors"]:
+                raise RuntimeError(
+                    f"{name} {mode}: {r['errors']} non-2xx, socket errors: {r['socket_errors']}"
+                )
+    direct, mcp = results["direct"], results["mcp"]
+    results["added_p50_ms"] = round(mcp["latency"]["p50_ms"] - direct["latency"]["p50_ms"], 3)
+    results["added_p99_ms"] = round(mcp["latency"]["p99_ms"] - direct["latency"]["p99_ms"], 3)
+    results["throughput_ratio"] = round(
+        mcp["throughput"]["requests_per_second"] / direct["throughput"]["requests_per_second"], 3
+    )
+    results["upstream_path"] = path
+    results["seconds"] = seconds
+    results["wall_seconds"] = round(time.monotonic() - started, 1)
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [
+        "| target | connections | req/s | p50 ms | p99 ms | Pantry CPU µs/req "
+        "| pantry-mcp CPU µs/req | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for target in TARGETS:
+        for mode in MODES:
+            r = results[target][mode]
+            cpu = r["cpu_us_per_request"]
+            rows.append(
+                f"| {LABELS[target]} | {r['connections']} | {r['requests_per_second']:.0f} "
+                f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {cpu['pantry']} "
+                f"| {cpu.get('pantry-mcp', '')} | {r['errors']} |"
+            )
+    rows.append(
+        f"| the hop (MCP vs direct) | | {results['throughput_ratio']}x at "
+        f"{MODES['throughput']} | {results['added_p50_ms']:+.2f} at "
+        f"{MODES['latency']} | {results['added_p99_ms']:+.2f} at {MODES['latency']} | | | |"
+    )
+    return "\n".join(rows)
