@@ -20,7 +20,6 @@ they fail.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -467,11 +466,11 @@ async def test_nginx_forwards_what_pantry_mcp_expects(deployment: Deployment) ->
 async def test_sse_streams_through_unbuffered(deployment: Deployment) -> None:
     """Two checks, each deterministic.
 
-    1. A real 2025-11-25 tools/call answered with SSE (the SDK's default) comes through
-       nginx as ``text/event-stream`` carrying the JSON-RPC result. It cannot show buffering:
-       the SDK writes its one event and ends the response at once, and sse-starlette sends
-       ``X-Accel-Buffering: no``, which turns nginx's buffering off for that response
-       whatever the location says. (Its 15 s pings are too slow to wait for here.)
+    1. A real 2025-11-25 tools/call comes through nginx as one JSON body carrying the
+       JSON-RPC result (pantry-mcp answers POSTs with JSON: its tools send no
+       notifications). The only event streams pantry-mcp sends are a stateful session's
+       GET, with ``X-Accel-Buffering: no``, which turns nginx's buffering off for that
+       response whatever the location says; they cannot show the location's own settings.
     2. So the probe (``Replica._probe``), behind the same ``location /mcp`` without that
        header, sends one event and then stays open until this test has read that event
        through nginx. Had nginx buffered it (``proxy_buffering on``), nothing, not even the
@@ -493,9 +492,8 @@ async def test_sse_streams_through_unbuffered(deployment: Deployment) -> None:
     async with httpx2.AsyncClient(base_url=deployment.nginx.url, timeout=WAIT) as http:
         answered = await http.post("/mcp", json=call, headers=headers)
         assert answered.status_code == 200, answered.text
-        assert answered.headers["content-type"].startswith("text/event-stream")
-        data = [line[5:].strip() for line in answered.text.splitlines() if line.startswith("data:")]
-        message = json.loads(data[-1])
+        assert answered.headers["content-type"] == "application/json"
+        message = answered.json()
         assert message["id"] == 1
         assert message["result"]["structuredContent"]["results"], message
 
