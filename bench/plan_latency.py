@@ -83,12 +83,15 @@ def pantry_process(folder: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Pantry did not come up on {url}")
             try:
                 if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx2.TransportError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)  # polling, bounded by the deadline
         yield url
     finally:
         process.terminate()
