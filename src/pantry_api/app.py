@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pantry_api.config import Settings
 from pantry_api.errors import ApiError, error_response
+from pantry_api.login.routes import PATH as LOGIN_PATH
+from pantry_api.login.routes import LoginPage
 from pantry_api.middleware import BodyLimit, RateLimit, ServiceAuth
 from pantry_api.openapi import build as build_openapi
 from pantry_api.routes import ingredients, meal_plans, pantry, recipes, users
@@ -90,6 +93,10 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
     if not settings.service_token:
         raise ValueError("a service token is required to build the app")
     database = db or Database(settings.database_url)
+    # Without a configured secret (the CLI always passes one), sessions last one process.
+    login = LoginPage(
+        settings, database, session_secret=settings.session_secret or secrets.token_urlsafe(32)
+    )
     ops = operations()
     document = build_openapi(ops, title="Pantry API", version=VERSION)
 
@@ -105,7 +112,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         seeded = False
         async with database.write() as conn:
             if settings.seed:
-                seeded = await seed_if_empty(conn)
+                seeded = await seed_if_empty(conn, demo_account=settings.demo_account)
             await idempotency.forget_expired(conn)
         log.info(
             "pantry_api_ready", dialect=database.dialect, migrations_applied=applied, seeded=seeded
@@ -113,11 +120,14 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         try:
             yield {}
         finally:
+            await login.aclose()
             await database.close()
 
     routes: list[BaseRoute] = [
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        # The sign-in page is HTML for browsers: outside the OpenAPI document on purpose.
+        Route(LOGIN_PATH, login.endpoint, methods=["GET", "POST"]),
         *build_routes(ops, database),
     ]
     app = Starlette(

@@ -13,24 +13,34 @@ import uvicorn
 from pantry_api.config import ConfigError, Settings
 from pantry_api.logs import configure as configure_logging
 from pantry_api.store.db import Database
+from pantry_api.user_commands import add_users_command
 
 TOKEN_FILE = "service-token"  # noqa: S105 - a file name, not a secret
+SESSION_SECRET_FILE = "session-secret"  # noqa: S105 - a file name, not a secret
+
+
+def kept_secret(settings: Settings, file_name: str, what: str) -> str:
+    """A secret generated once and kept (mode 0600) in the data dir, read back after that."""
+    path = settings.data_dir / file_name
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    print(f"pantry-api: generated a {what} in {path}", file=sys.stderr)
+    return value
 
 
 def service_token(settings: Settings) -> str:
     """The configured token, else one generated once and kept (mode 0600) in the data dir."""
-    if settings.service_token:
-        return settings.service_token
-    path = settings.data_dir / TOKEN_FILE
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
-    print(f"pantry-api: generated a service token in {path}", file=sys.stderr)
-    return token
+    return settings.service_token or kept_secret(settings, TOKEN_FILE, "service token")
+
+
+def session_secret(settings: Settings) -> str:
+    """The configured secret that signs sign-in cookies and CSRF tokens, else a kept one."""
+    return settings.session_secret or kept_secret(settings, SESSION_SECRET_FILE, "session secret")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -39,14 +49,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from pantry_api.app import create_app
 
     configure_logging(args.log_level)
-    app = create_app(replace(settings, service_token=service_token(settings)))
+    app = create_app(
+        replace(
+            settings,
+            service_token=service_token(settings),
+            session_secret=session_secret(settings),
+        )
+    )
+    # Behind a trusted proxy, take the client address and scheme from its X-Forwarded-*
+    # headers: the sign-in limits count per address and cookies are Secure on https.
+    trusted = ",".join(settings.trusted_proxies)
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         log_config=None,
         access_log=args.access_log,
-        proxy_headers=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
     return 0
 
@@ -75,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="apply pending schema migrations and exit")
     migrate.set_defaults(run=_migrate)
+    add_users_command(commands)
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -6,12 +6,20 @@ A bad value raises :class:`ConfigError` with one line that names the variable, s
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "pantry-api"
+DEFAULT_WORKOS_API_BASE = "https://api.workos.com"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MIN_SESSION_SECRET_LENGTH = 32
+_PRINTABLE_TOKEN = re.compile(r"^[\x21-\x7e]+$")  # visible ASCII: safe in a header, no spaces
 
 
 class ConfigError(ValueError):
@@ -20,12 +28,19 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str
-    service_token: str | None
+    database_url: str = field(repr=False)  # may carry a database password
+    service_token: str | None = field(repr=False)
     data_dir: Path
     rate_limit_per_minute: int
     max_body_bytes: int
     seed: bool
+    demo_account: bool = True  # with the seed: the demo user can sign in (seed.DEMO_PASSWORD)
+    # Sign-in for AuthKit Standalone Connect (the browser-facing /auth/login page).
+    workos_api_key: str | None = field(default=None, repr=False)
+    workos_api_base: str = DEFAULT_WORKOS_API_BASE
+    workos_timeout: float = 10.0
+    session_secret: str | None = field(default=None, repr=False)
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -47,7 +62,60 @@ class Settings:
             rate_limit_per_minute=_int(env, "PANTRY_API_RATE_LIMIT", 1200, minimum=0),
             max_body_bytes=_int(env, "PANTRY_API_MAX_BODY_BYTES", 256 * 1024, minimum=1024),
             seed=_bool(env, "PANTRY_API_SEED", default=True),
+            demo_account=_bool(env, "PANTRY_API_DEMO_ACCOUNT", default=True),
+            workos_api_key=_workos_api_key(env),
+            workos_api_base=_https_or_loopback(
+                "PANTRY_API_WORKOS_API_BASE",
+                env.get("PANTRY_API_WORKOS_API_BASE") or DEFAULT_WORKOS_API_BASE,
+            ),
+            workos_timeout=_seconds(env, "PANTRY_API_WORKOS_TIMEOUT", 10.0, low=0.1, high=120.0),
+            session_secret=_session_secret(env),
+            trusted_proxies=_networks(env, "PANTRY_API_TRUSTED_PROXIES"),
         )
+
+
+def is_loopback_url(url: str) -> bool:
+    return urlsplit(url).hostname in LOOPBACK_HOSTS
+
+
+def _https_or_loopback(name: str, url: str) -> str:
+    parts = urlsplit(url)
+    loopback = parts.hostname in LOOPBACK_HOSTS
+    if not parts.hostname or (
+        parts.scheme != "https" and not (parts.scheme == "http" and loopback)
+    ):
+        raise ConfigError(
+            f"{name} must be an https URL (http only on a loopback host), got {url!r}"
+        )
+    return url.rstrip("/")
+
+
+def _workos_api_key(env: Mapping[str, str]) -> str | None:
+    key = (env.get("PANTRY_API_WORKOS_API_KEY") or "").strip() or None
+    if key is not None and not _PRINTABLE_TOKEN.match(key):
+        # Never echo the value: it is a secret.
+        raise ConfigError("PANTRY_API_WORKOS_API_KEY must be printable ASCII without spaces")
+    return key
+
+
+def _session_secret(env: Mapping[str, str]) -> str | None:
+    secret = env.get("PANTRY_API_SESSION_SECRET") or None
+    if secret is not None and len(secret) < MIN_SESSION_SECRET_LENGTH:
+        raise ConfigError(
+            f"PANTRY_API_SESSION_SECRET must be at least {MIN_SESSION_SECRET_LENGTH} "
+            "characters long"
+        )
+    return secret
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    entries = tuple(part.strip() for part in (env.get(name) or "").split(",") if part.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must list IP addresses or networks, got {entry!r}") from None
+    return entries
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
@@ -60,6 +128,21 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _seconds(
+    env: Mapping[str, str], name: str, default: float, *, low: float, high: float
+) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g} seconds, got {raw!r}")
     return value
 
 

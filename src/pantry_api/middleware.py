@@ -15,7 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pantry_api.errors import ApiError, BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized
 
-PUBLIC_PATHS = frozenset({"/openapi.json", "/healthz"})
+# /auth/login is for browsers (the AuthKit Login URI): it has its own CSRF and limits.
+PUBLIC_PATHS = frozenset({"/openapi.json", "/healthz", "/auth/login"})
 USER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@|+-]{0,127}$")
 
 

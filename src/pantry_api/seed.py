@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pantry_api.diet import to_mask
 from pantry_api.models import DIETARY_TAGS
+from pantry_api.store import accounts
 from pantry_api.store.common import now
 from pantry_api.store.tables import (
     ingredient_names,
@@ -30,6 +31,10 @@ from pantry_api.units import UNITS
 
 SEED_DIR = Path(__file__).parent / "catalog"
 DEMO_USER = "demo"
+DEMO_EMAIL = "demo@pantry.example"
+# For local demos only: anyone who reads this file can sign in as the demo user. A server
+# others can reach should start with PANTRY_API_DEMO_ACCOUNT=false.
+DEMO_PASSWORD = "pantry-demo-password"  # noqa: S105
 
 
 class SeedError(ValueError):
@@ -88,12 +93,24 @@ def load_catalog(seed_dir: Path = SEED_DIR) -> Catalog:
     return catalog
 
 
-async def seed_if_empty(conn: AsyncConnection, catalog: Catalog | None = None) -> bool:
-    """Load the catalog and the demo user into an empty database; returns whether it did."""
+async def seed_if_empty(
+    conn: AsyncConnection, catalog: Catalog | None = None, *, demo_account: bool = True
+) -> bool:
+    """Load the catalog and the demo user (with its account, unless told not to) into an
+    empty database; returns whether it did."""
     if (await conn.execute(select(func.count()).select_from(ingredients))).scalar_one():
         return False
     catalog = catalog or load_catalog()
     await ensure_user(conn, DEMO_USER)
+    if demo_account:
+        await accounts.create(
+            conn,
+            email=DEMO_EMAIL,
+            password=DEMO_PASSWORD,
+            first_name="Demo",
+            last_name="Cook",
+            user_id=DEMO_USER,
+        )
     await conn.execute(
         insert(ingredients),
         [

@@ -16,6 +16,12 @@ from urllib.parse import urlsplit
 
 LogFormat = Literal["json", "console"]
 USER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@|+-]{0,127}$")
+# A JWT claim name an operator can give (plain names, URNs and URLs, as AuthKit JWT templates
+# and other issuers' custom claims use), and the registered claims it must not be.
+CLAIM_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$")
+RESERVED_CLAIMS = frozenset(
+    {"iss", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "client_id", "azp", "sid"}
+)
 LOOPBACK_HOSTS = ("127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*")
 LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
 
@@ -35,6 +41,9 @@ class AuthSettings:
     audience: str
     implied_scopes: frozenset[str]  # granted to verified tokens that carry no scope claim
     require_nbf: bool
+    # The claim naming the Pantry user to act as (e.g. "pantry_user", added by an AuthKit JWT
+    # template from the user's external_id); None: act as the token's subject.
+    user_claim: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +147,13 @@ def _auth(env: Mapping[str, str]) -> AuthSettings | None:
     issuer = (env.get("PANTRY_MCP_AUTH_ISSUER") or "").strip()
     if authkit and issuer:
         raise ConfigError("set AUTHKIT_DOMAIN or PANTRY_MCP_AUTH_ISSUER, not both")
+    user_claim = _user_claim(env)
     if not authkit and not issuer:
+        if user_claim is not None:
+            raise ConfigError(
+                "PANTRY_MCP_AUTH_USER_CLAIM needs an issuer (AUTHKIT_DOMAIN or "
+                "PANTRY_MCP_AUTH_ISSUER): without one no token is read"
+            )
         return None
     jwks_url = env.get("PANTRY_MCP_AUTH_JWKS_URL") or None
     if authkit:
@@ -170,7 +185,26 @@ def _auth(env: Mapping[str, str]) -> AuthSettings | None:
         # nbf is always checked when a token has it; requiring it would refuse every token
         # from AuthKit and other RFC 9068 issuers, which do not send it.
         require_nbf=_flag(env, "PANTRY_MCP_AUTH_REQUIRE_NBF", default=False),
+        user_claim=user_claim,
     )
+
+
+def _user_claim(env: Mapping[str, str]) -> str | None:
+    """The claim that names the Pantry user; ``sub`` (or unset) means the subject itself."""
+    name = (env.get("PANTRY_MCP_AUTH_USER_CLAIM") or "").strip()
+    if not name or name == "sub":
+        return None
+    if not CLAIM_PATTERN.match(name):
+        raise ConfigError(
+            "PANTRY_MCP_AUTH_USER_CLAIM must be a claim name (a letter, then up to 127 letters, "
+            f"digits or _.:/-), e.g. pantry_user, got {name[:100]!r}"
+        )
+    if name in RESERVED_CLAIMS:
+        raise ConfigError(
+            f"PANTRY_MCP_AUTH_USER_CLAIM must name a claim that carries the user id, not the "
+            f"registered claim {name!r}; e.g. pantry_user from an AuthKit JWT template"
+        )
+    return name
 
 
 def _redis_url(env: Mapping[str, str]) -> str | None:

@@ -70,8 +70,9 @@ def _definitions(name: str) -> dict[str, Any]:
 
 
 def acting_user(ctx: Context) -> str:
-    """Who the request acts for: the verified token's subject on HTTP with an issuer; the
-    configured user on stdio and in the loopback demo mode."""
+    """Who the request acts for: on HTTP with an issuer, the verified token's subject (or
+    its PANTRY_MCP_AUTH_USER_CLAIM claim, set by the bearer middleware); the configured
+    user on stdio and in the loopback demo mode."""
     request = ctx.request
     if request is not None and ctx.lifespan_context.settings.auth is not None:
         user = request.scope.get("state", {}).get("pantry_user")

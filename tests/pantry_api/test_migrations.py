@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from pantry_api.diet import from_mask
+from pantry_api.store import accounts, users
 from pantry_api.store.db import Database
 from pantry_api.store.migrations import latest_version, migrate
 from pantry_api.store.tables import metadata
@@ -90,3 +91,49 @@ async def test_upgrading_a_version_1_database_keeps_its_recipes(
         assert row.measured == 0
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_upgrading_a_version_2_database_lets_its_users_get_accounts(
+    engine: str, database_factory: Callable[[str], str]
+) -> None:
+    """Version 3 adds accounts beside the users: existing users and their data stay as
+    they were, and can be given an account afterwards."""
+    db = Database(database_factory(engine))
+    try:
+        async with db.write() as conn:
+            assert await migrate(conn, target=2) == [1, 2]
+            stamp = datetime(2026, 1, 1, tzinfo=UTC)
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, dietary, disliked, created_at, updated_at)"
+                    " VALUES ('old-cook', :dietary, '[]', :t, :t)"
+                ),
+                {"dietary": '["vegan"]', "t": stamp},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO meal_plans (id, user_id, name, start_date, days, created_at)"
+                    " VALUES ('plan-old', 'old-cook', 'Old week', :d, 7, :t)"
+                ),
+                {"d": date(2026, 1, 5), "t": stamp},
+            )
+        assert await db.migrate() == list(range(3, latest_version() + 1))
+        async with db.write() as conn:
+            account = await accounts.create(
+                conn,
+                email="Old.Cook@pantry.example",
+                password="old cook's password",
+                user_id="old-cook",
+            )
+        async with db.read() as conn:
+            verified = await accounts.verify(conn, "old.cook@pantry.example", "old cook's password")
+            plan_owner = (
+                await conn.execute(text("SELECT user_id FROM meal_plans WHERE id = 'plan-old'"))
+            ).scalar()
+            me = await users.me(conn, "old-cook")
+    finally:
+        await db.close()
+    assert verified is not None and verified.account == account
+    assert plan_owner == "old-cook"
+    assert me.preferences.dietary == ["vegan"] and me.meal_plans == 1

@@ -94,6 +94,7 @@ def test_any_issuer_with_audience_override_and_allowed_hosts() -> None:
         ({"PANTRY_MCP_METRICS_ADDRESS": "9464"}, "PANTRY_MCP_METRICS_ADDRESS"),
         ({"PANTRY_MCP_SESSION_IDLE_TIMEOUT": "0"}, "PANTRY_MCP_SESSION_IDLE_TIMEOUT"),
         ({"PANTRY_MCP_MAX_SESSIONS": "none"}, "PANTRY_MCP_MAX_SESSIONS"),
+        ({"PANTRY_MCP_AUTH_USER_CLAIM": "pantry_user"}, "PANTRY_MCP_AUTH_USER_CLAIM"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
@@ -140,3 +141,58 @@ def test_a_taken_port_stops_start_up_with_one_line() -> None:
         f"pantry-mcp: cannot listen on 127.0.0.1:{port} (--host/--port): the port is taken "
         "or the address is not this machine's"
     ]
+
+
+ISSUER = {
+    "PANTRY_MCP_AUTH_ISSUER": "https://login.example.com",
+    "PANTRY_MCP_RESOURCE_URL": "https://pantry.example.com/mcp",
+}
+
+
+def test_user_claim_is_off_by_default_and_sub_means_off() -> None:
+    for env in ({}, {"PANTRY_MCP_AUTH_USER_CLAIM": ""}, {"PANTRY_MCP_AUTH_USER_CLAIM": "sub"}):
+        auth = settings(**ISSUER, **env).auth
+        assert auth is not None
+        assert auth.user_claim is None
+
+
+@pytest.mark.parametrize(
+    "name", ["pantry_user", " pantry_user ", "urn:pantry:user", "https://pantry.example.com/user"]
+)
+def test_user_claim_names_a_custom_claim(name: str) -> None:
+    auth = settings(**ISSUER, PANTRY_MCP_AUTH_USER_CLAIM=name).auth
+    assert auth is not None
+    assert auth.user_claim == name.strip()
+    with_authkit = settings(
+        AUTHKIT_DOMAIN="acme.authkit.app",
+        PANTRY_MCP_RESOURCE_URL="https://pantry.example.com/mcp",
+        PANTRY_MCP_AUTH_USER_CLAIM=name,
+    ).auth
+    assert with_authkit is not None
+    assert with_authkit.user_claim == name.strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("pantry user", "must be a claim name"),
+        ('pantry"user', "must be a claim name"),
+        ("_pantry", "must be a claim name"),
+        ("x" * 129, "must be a claim name"),
+        ("aud", "not the registered claim 'aud'"),
+        ("client_id", "not the registered claim 'client_id'"),
+        ("scope", "not the registered claim 'scope'"),
+    ],
+)
+def test_a_bad_user_claim_stops_start_up_with_one_line(name: str, says: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        settings(**ISSUER, PANTRY_MCP_AUTH_USER_CLAIM=name)
+    message = str(raised.value)
+    assert message.startswith("PANTRY_MCP_AUTH_USER_CLAIM must ")
+    assert says in message
+    assert "\n" not in message
+
+
+def test_a_user_claim_without_an_issuer_is_refused() -> None:
+    with pytest.raises(ConfigError, match="PANTRY_MCP_AUTH_USER_CLAIM needs an issuer"):
+        settings(PANTRY_MCP_AUTH_USER_CLAIM="pantry_user")

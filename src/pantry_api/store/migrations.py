@@ -249,7 +249,42 @@ def _recipe_facts() -> Migration:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_initial(), _recipe_facts())
+# Accounts: a Pantry user who can sign in with an email and a password (the AuthKit Login
+# URI). One row per user at most; the email is matched case-insensitively through
+# email_key, which Python lower-cases (SQL lower() folds only ASCII on SQLite).
+# login_failures holds failed sign-ins per keyed digest (never a raw email or address),
+# so the limits hold across restarts and replicas.
+_ACCOUNTS = """
+CREATE TABLE accounts (
+    user_id TEXT PRIMARY KEY REFERENCES users(id),
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    first_name TEXT,
+    last_name TEXT,
+    created_at {ts} NOT NULL,
+    updated_at {ts} NOT NULL
+);
+CREATE TABLE login_failures (
+    key TEXT NOT NULL,
+    failed_at {ts} NOT NULL
+);
+CREATE INDEX login_failures_by_key ON login_failures (key, failed_at);
+CREATE INDEX login_failures_by_time ON login_failures (failed_at);
+"""
+
+
+def _accounts() -> Migration:
+    return Migration(
+        version=3,
+        name="accounts (email and password) and failed sign-in records",
+        statements={
+            dialect: _split(_ACCOUNTS.format(**types)) for dialect, types in _TYPES.items()
+        },
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_initial(), _recipe_facts(), _accounts())
 
 _ADVISORY_LOCK_ID = 0x70616E74  # "pant": serialises migrations across replicas on PostgreSQL
 

@@ -149,3 +149,23 @@ idempotency_keys = Table(
     Column("body", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("user_id", Text, ForeignKey("users.id"), primary_key=True),
+    Column("email", Text, nullable=False),  # as the operator typed it
+    Column("email_key", Text, nullable=False, unique=True),  # lower-cased, for lookups
+    Column("password_hash", Text, nullable=False),  # argon2id, PHC string
+    Column("first_name", Text, nullable=True),
+    Column("last_name", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", Text, nullable=False),  # a keyed digest of "email:..." or "address:..."
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+)

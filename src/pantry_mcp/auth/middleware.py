@@ -114,7 +114,7 @@ class BearerAuth:
                 return
         needed = self._needed_scopes(scope, body)
         if not needed <= principal.scopes:
-            log.info("scope_refused", user=principal.subject, needed=sorted(needed))
+            log.info("scope_refused", user=principal.user, needed=sorted(needed))
             await self._challenge(
                 scope,
                 receive,
@@ -125,7 +125,7 @@ class BearerAuth:
             )
             return
         state = scope.setdefault("state", {})
-        state["pantry_user"] = principal.subject
+        state["pantry_user"] = principal.user
         state["pantry_scopes"] = principal.scopes
         scope["user"] = _sdk_user(principal, token.strip())
         await self.app(scope, replay(body, receive) if body else receive, send)

@@ -1,6 +1,12 @@
 """Verify one bearer token: signature by a key from the issuer's JWKS, a fixed list of
 asymmetric algorithms, and the claims iss, aud, exp, nbf, sub.
 
+The Pantry user a token acts as is its subject, or, when ``AuthSettings.user_claim`` is set
+(``PANTRY_MCP_AUTH_USER_CLAIM``), the value of that claim: with AuthKit Standalone Connect the
+subject is AuthKit's own user id and a JWT template carries Pantry's id (the AuthKit user's
+``external_id``). That claim is read from the verified claims only, and a token without a
+usable one is refused; there is no falling back to the subject.
+
 A verified token is remembered until its expiry, so a client that sends the same token on
 every request pays for one signature check, not one per request. The verdict is dropped
 early when the key that signed it leaves the issuer's key set (rotation or revocation of a
@@ -38,10 +44,11 @@ class InvalidToken(Exception):
 
 @dataclass(frozen=True)
 class Principal:
-    subject: str
+    subject: str  # the token's sub: who the issuer says signed in
     scopes: frozenset[str]
     client_id: str
     claims: dict[str, Any]
+    user: str  # the Pantry user to act as: sub, or the value of the configured user claim
 
 
 def scopes_of(claims: dict[str, Any]) -> frozenset[str] | None:
@@ -133,6 +140,15 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not USER_PATTERN.match(subject):
             raise InvalidToken("the token's subject is not a usable user id")
+        user = subject
+        name = self.settings.user_claim
+        if name is not None:
+            value = claims.get(name)
+            if value is None:
+                raise InvalidToken(f"the token lacks the {name} claim")
+            if not isinstance(value, str) or not USER_PATTERN.match(value):
+                raise InvalidToken(f"the token's {name} claim is not a usable user id")
+            user = value
         scopes = scopes_of(claims)
         client = claims.get("client_id") or claims.get("azp") or "unknown-client"
         principal = Principal(
@@ -140,6 +156,7 @@ class TokenVerifier:
             scopes=self.settings.implied_scopes if scopes is None else scopes,
             client_id=str(client),
             claims=claims,
+            user=user,
         )
         expires = claims["exp"]
         if isinstance(expires, int | float) and not isinstance(expires, bool):
