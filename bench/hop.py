@@ -37,6 +37,7 @@ from tests.support import free_port
 
 from bench.overhead import ARGUMENTS, CALL, HEADERS, cpu_seconds, lua_script, wrk
 from bench.plan_latency import TOKEN, pantry_process
+from bench.processes import stop
 from pantry_mcp.client import PantryClient
 from pantry_mcp.handlers.recipes import search_recipes
 
@@ -133,12 +134,7 @@ def mcp_process(pantry_url: str, folder: Path) -> Iterator[tuple[str, int]]:
             time.sleep(0.05)
         yield f"{base}/mcp", process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)
 
 
 def child_pid(program: str) -> int:

@@ -32,6 +32,8 @@ import httpx2
 from tests.issuer import Issuer, running_issuer
 from tests.support import free_port
 
+from bench.processes import stop
+
 ROOT = Path(__file__).resolve().parent.parent
 # fastmcp has an environment of its own (make bench builds it), so ours runs without it
 FASTMCP_PYTHON = Path(
@@ -180,12 +182,7 @@ def server_process(
     try:
         yield process, f"http://127.0.0.1:{port}/mcp"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:

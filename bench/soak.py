@@ -62,6 +62,7 @@ from tests.issuer import Issuer, running_issuer
 from tests.support import TOOL_NAMES, free_port
 
 from bench.plan_latency import TOKEN, pantry_process
+from bench.processes import stop
 
 T = TypeVar("T")
 LEGACY, MODERN = "2025-11-25", "2026-07-28"
@@ -174,12 +175,7 @@ def mcp_process(folder: Path, pantry_url: str, issuer_url: str) -> Iterator[tupl
             raise RuntimeError(f"pantry-mcp did not come up: {errors_path.read_text()[-2000:]}")
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
 
 
 @dataclass
