@@ -138,21 +138,33 @@ async def test_names_are_sent_only_when_the_account_has_them(
     assert workos.calls[0]["body"]["user"] == {"id": person.user_id, "email": person.email}
 
 
-async def test_a_signed_in_person_skips_the_form(world: World, workos: FakeWorkOS) -> None:
+async def test_a_signed_in_person_continues_with_one_click_and_a_link_alone_completes_nothing(
+    world: World, workos: FakeWorkOS
+) -> None:
     person = await make_person(world)
     second = new_external_auth_id()
     async with browser(world) as client:
         assert (await sign_in(client, person)).status_code == 303
         head = await client.head(LOGIN, params={"external_auth_id": second})
-        assert head.status_code == 200 and len(workos.calls) == 1  # HEAD completes nothing
-        again = await client.get(LOGIN, params={"external_auth_id": second})
-    assert again.status_code == 302
+        assert head.status_code == 200
+        # Opening a link (an attacker's own external_auth_id, say) completes nothing...
+        offered = await client.get(LOGIN, params={"external_auth_id": second})
+        assert len(workos.calls) == 1
+        page = assert_page(offered, 200)
+        assert f"Continue as {person.email}" in page
+        assert '<button type="submit">Sign in</button>' in page  # or someone else
+        # ...the person's click does, with no password.
+        again = await client.post(LOGIN, data={**hidden_fields(page), "continue": "1"})
+    assert again.status_code == 303
     assert again.headers["location"] == redirect_for(second)
     assert workos.calls[-1]["body"]["external_auth_id"] == second
     assert workos.calls[-1]["body"]["user"]["id"] == person.user_id
     async with browser(world) as stranger:
-        page = await stranger.get(LOGIN, params={"external_auth_id": second})
-    assert_page(page, 200)
+        page = assert_page(await stranger.get(LOGIN, params={"external_auth_id": second}), 200)
+        assert "Continue as" not in page
+        # "Continue" without a session of one's own signs nobody in
+        refused = await stranger.post(LOGIN, data={**hidden_fields(page), "continue": "1"})
+    assert "Your sign-in has ended" in assert_page(refused, 400)
     assert len(workos.calls) == 2
 
 
@@ -292,10 +304,12 @@ async def test_after_a_failed_completion_the_session_retries_without_the_passwor
     external_auth_id = new_external_auth_id()
     workos.mode = "error"
     async with browser(world) as client:
-        assert (await sign_in(client, person, external_auth_id)).status_code == 502
+        failed = await sign_in(client, person, external_auth_id)
+        page = assert_page(failed, 502)
+        assert f"Continue as {person.email}" in page
         workos.mode = "ok"
-        again = await client.get(LOGIN, params={"external_auth_id": external_auth_id})
-    assert again.status_code == 302
+        again = await client.post(LOGIN, data={**hidden_fields(page), "continue": "1"})
+    assert again.status_code == 303
     assert again.headers["location"] == redirect_for(external_auth_id)
 
 

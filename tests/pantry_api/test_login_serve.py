@@ -22,6 +22,7 @@ from tests.pantry_api.fake_workos import API_KEY, FakeWorkOS, redirect_for
 from tests.pantry_api.login_support import (
     LOGIN,
     cookie_header,
+    form_field,
     new_external_auth_id,
     open_form,
     submit,
@@ -61,6 +62,12 @@ async def wait_until_up(base_url: str) -> None:
                 await anyio.sleep(0.05)
 
 
+def continue_fields(page: httpx2.Response) -> dict[str, str]:
+    """The hidden fields of the "Continue as" form a signed-in person is offered."""
+    assert page.status_code == 200 and "Continue as" in page.text, page.text
+    return {name: form_field(page.text, name) for name in ("csrf", "external_auth_id")}
+
+
 async def test_serve_keeps_its_session_secret_and_logs_no_secret(tmp_path: Path) -> None:
     workos = FakeWorkOS()
     data_dir, log = tmp_path / "data", tmp_path / "pantry.log"
@@ -84,7 +91,10 @@ async def test_serve_keeps_its_session_secret_and_logs_no_secret(tmp_path: Path)
                 failed = await submit(client, hidden, seed.DEMO_EMAIL, seed.DEMO_PASSWORD)
                 assert failed.status_code == 502
                 workos.mode = "ok"
-                signed_in = await client.get(LOGIN, params={"external_auth_id": external_auth_id})
+                offered = await client.get(LOGIN, params={"external_auth_id": external_auth_id})
+                signed_in = await client.post(
+                    LOGIN, data={**continue_fields(offered), "continue": "1"}
+                )
                 session = client.cookies["pantry_session"]
             async with httpx2.AsyncClient(base_url=base_url) as stranger:
                 not_behind_proxy = await stranger.get(
@@ -92,7 +102,7 @@ async def test_serve_keeps_its_session_secret_and_logs_no_secret(tmp_path: Path)
                     params={"external_auth_id": new_external_auth_id()},
                     headers={"X-Forwarded-Proto": "https"},  # not trusted: no proxy is set
                 )
-        assert signed_in.status_code == 302
+        assert signed_in.status_code == 303
         assert signed_in.headers["location"] == redirect_for(external_auth_id)
         secret_file = data_dir / "session-secret"
         assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
@@ -104,13 +114,14 @@ async def test_serve_keeps_its_session_secret_and_logs_no_secret(tmp_path: Path)
             async with httpx2.AsyncClient(base_url=base_url, follow_redirects=False) as client:
                 client.cookies.set("pantry_session", session, domain="127.0.0.1", path="/auth")
                 again = await client.get(LOGIN, params={"external_auth_id": external_auth_id})
+                assert again.status_code == 200, again.text
             async with httpx2.AsyncClient(base_url=base_url) as stranger:
                 behind_proxy = await stranger.get(
                     LOGIN,
                     params={"external_auth_id": new_external_auth_id()},
                     headers={"X-Forwarded-Proto": "https"},
                 )
-        assert again.status_code == 302  # the session outlived the restart
+        assert f"Continue as {seed.DEMO_EMAIL}" in again.text  # the session outlived the restart
         assert "Secure" in cookie_header(behind_proxy, "pantry_csrf")
 
     with closing(sqlite3.connect(data_dir / "pantry.db")) as db:

@@ -69,18 +69,31 @@ class Pages:
         email: str = "",
         problem: str | None = None,
         status: int = 200,
+        signed_in_as: str | None = None,
     ) -> HTMLResponse:
+        """The sign-in form; with ``signed_in_as``, first a one-click "Continue as" form."""
         alert = (
             f'<p class="problem" role="alert" id="problem">{escape(problem)}</p>\n'
             if problem
             else ""
         )
         described = ' aria-describedby="problem"' if problem else ""
-        body = (
-            f"<h1>{TITLE}</h1>\n{alert}"
-            f'<form method="post" action="{escape(action)}">\n'
+        hidden = (
             f'<input type="hidden" name="csrf" value="{escape(csrf)}">\n'
             f'<input type="hidden" name="external_auth_id" value="{escape(external_auth_id)}">\n'
+        )
+        again = (
+            f"<p>You are signed in as <strong>{escape(signed_in_as)}</strong>.</p>\n"
+            f'<form method="post" action="{escape(action)}">\n{hidden}'
+            '<input type="hidden" name="continue" value="1">\n'
+            f"<button type=\"submit\">Continue as {escape(signed_in_as)}</button>\n</form>\n"
+            "<h2>Or sign in as someone else</h2>\n"
+            if signed_in_as
+            else ""
+        )
+        body = (
+            f"<h1>{TITLE}</h1>\n{alert}{again}"
+            f'<form method="post" action="{escape(action)}">\n{hidden}'
             '<label for="email">Email</label>\n'
             f'<input id="email" name="email" type="email" autocomplete="username" required'
             f' maxlength="254" value="{escape(email)}"{described}>\n'

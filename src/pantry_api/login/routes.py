@@ -1,8 +1,12 @@
 """``GET/POST /auth/login?external_auth_id=...``: the Login URI of AuthKit Standalone Connect.
 
-GET shows the form, or, for a person with a valid session cookie, completes the sign-in
-straight away. POST checks the CSRF token, the failure limits and the password, then
-completes: AuthKit's completion API names the ``redirect_uri`` the browser is sent to.
+GET shows the form; to a person with a valid session cookie it also offers "Continue as
+<email>", one click with no password. A GET never completes a sign-in by itself: a link
+carrying somebody else's ``external_auth_id`` (an attacker's own authorization request)
+would otherwise sign a person in to the attacker's client just by being opened. POST
+checks the CSRF token, then either the session ("continue") or the failure limits and the
+password, then completes: AuthKit's completion API names the ``redirect_uri`` the browser
+is sent to.
 
 Storage: a POST reads the limits and checks the password in a read-only transaction
 (which blocks no writer: WAL on SQLite, MVCC on PostgreSQL), then records the outcome in
@@ -45,6 +49,7 @@ log = structlog.get_logger("pantry_api.login")
 PATH = "/auth/login"
 EXTERNAL_AUTH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{7,199}$")
 FORM_FIELDS = frozenset({"email", "password", "csrf", "external_auth_id"})
+CONTINUE_FIELDS = frozenset({"continue", "csrf", "external_auth_id"})
 MAX_FORM_BYTES = 8 * 1024
 START_AGAIN = "Go back to the application you were signing in to and start again."
 COMPLETION_PROBLEMS = {
@@ -125,13 +130,13 @@ class LoginPage:
         if problem is not None:
             return self.pages.message(title="This sign-in link is broken", text=problem, status=400)
         external_auth_id = ids[0]
-        if request.method == "GET":  # never HEAD: it must not complete a sign-in
-            account = await self._session_account(request)
-            if account is not None:
-                return await self._complete(
-                    request, place, completion, external_auth_id, account, new_session=False
-                )
-        return self._form(request, place, external_auth_id)
+        account = await self._session_account(request)
+        return self._form(
+            request,
+            place,
+            external_auth_id,
+            signed_in_as=account.email if account is not None else None,
+        )
 
     async def _post(self, request: Request, place: Place, completion: Completion) -> Response:
         try:
@@ -159,6 +164,19 @@ class LoginPage:
                 "application you were signing in to and start from there.",
                 status=403,
                 retry_link=place.link(external_auth_id),
+            )
+        if "continue" in form:  # "Continue as": the session stands in for the password
+            account = await self._session_account(request)
+            if account is None:
+                return self._form(
+                    request,
+                    place,
+                    external_auth_id,
+                    problem="Your sign-in has ended. Please sign in again.",
+                    status=400,
+                )
+            return await self._complete(
+                request, place, completion, external_auth_id, account, new_session=False
             )
         signed_in = await self._check_password(request, place, form)
         if isinstance(signed_in, Response):
@@ -222,7 +240,7 @@ class LoginPage:
         try:
             redirect_uri = await completion.complete(external_auth_id, account)
         except CompletionFailed as failure:
-            # The form stays usable, and a new session lets a retry skip the password.
+            # The form stays usable, and the session lets a retry skip the password.
             response = self._form(
                 request,
                 place,
@@ -230,12 +248,13 @@ class LoginPage:
                 email=account.email,
                 problem=COMPLETION_PROBLEMS[failure.kind],
                 status=failure.status,
+                signed_in_as=account.email,
             )
         else:
             log.info(
                 "login_completed", user=account.user_id, via="form" if new_session else "session"
             )
-            response = self.pages.redirect(redirect_uri, status=303 if new_session else 302)
+            response = self.pages.redirect(redirect_uri, status=303)  # after a POST: a GET
             # The form's nonce is spent: replaying that form now fails its CSRF check.
             clear_cookie(response, CSRF_COOKIE, path=place.cookie_path, secure=place.secure)
         if new_session:
@@ -267,6 +286,7 @@ class LoginPage:
         email: str = "",
         problem: str | None = None,
         status: int = 200,
+        signed_in_as: str | None = None,
     ) -> Response:
         nonce = request.cookies.get(CSRF_COOKIE)
         if nonce is None or not is_nonce(nonce):
@@ -278,6 +298,7 @@ class LoginPage:
             email=email,
             problem=problem,
             status=status,
+            signed_in_as=signed_in_as,
         )
         set_cookie(
             response,
@@ -319,9 +340,9 @@ async def _read_form(request: Request) -> dict[str, str]:
         raise BadForm from None
     form: dict[str, str] = {}
     for name, value in pairs:
-        if name not in FORM_FIELDS or name in form:
+        if name in form:
             raise BadForm
         form[name] = value
-    if form.keys() != FORM_FIELDS:
+    if form.keys() not in (FORM_FIELDS, CONTINUE_FIELDS):  # the sign-in or "Continue as" form
         raise BadForm
     return form
