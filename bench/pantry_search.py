@@ -20,6 +20,7 @@ from tests.support import serve_in_thread
 from bench.synthetic import synthetic_recipes
 from pantry_api.app import create_app
 from pantry_api.config import Settings
+from pantry_api.logs import configure as configure_logging
 from pantry_api.seed import insert_recipes, load_catalog, seed_if_empty
 from pantry_api.store.db import Database
 
@@ -82,6 +83,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def run(size: int = 100_000, rounds: int = 30) -> dict[str, Any]:
+    configure_logging("warning")  # the in-thread service's start-up lines are not results
     results: dict[str, Any] = {"queries": len(QUERIES), "rounds": rounds, "catalogs": {}}
     with tempfile.TemporaryDirectory(prefix="pantry-bench-") as folder:
         seed_size = len(load_catalog().recipes)
