@@ -1,0 +1,57 @@
+"""A pytest plugin that counts what the reliability tests throw at pantry-mcp.
+
+    PYTHONPATH=scripts .venv/bin/pytest -q -p count_faults_and_inputs \\
+        tests/e2e/test_faults.py tests/e2e/test_hostile_input.py
+
+prints, at the end, the faults the fault proxy injected (by kind) among the upstream
+requests it saw, and the hostile inputs tried (MCP calls, raw JSON-RPC bodies, HTTP
+requests). It only wraps the tests' own helpers to count; it changes nothing they do.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+counts: collections.Counter[str] = collections.Counter()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.e2e import test_faults, test_hostile_input
+
+    pick = test_faults.FaultProxy._pick
+
+    def counted_pick(self: test_faults.FaultProxy, method: str, path: str) -> Any:
+        fault = pick(self, method, path)
+        counts["upstream requests"] += 1
+        if fault is not None:
+            counts[f"fault {fault.kind}{fault.status if fault.kind == 'status' else ''}"] += 1
+            counts["faults injected"] += 1
+        return fault
+
+    test_faults.FaultProxy._pick = counted_pick  # type: ignore[method-assign]
+
+    def counted(name: str, original: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            counts[f"hostile {name}"] += 1
+            return await original(*args, **kwargs)
+
+        return call
+
+    test_hostile_input.call = counted("MCP call", test_hostile_input.call)
+    test_hostile_input.raw_call = counted("raw JSON-RPC", test_hostile_input.raw_call)
+    cases = test_hostile_input.http_cases
+
+    def counted_cases(era: str) -> Any:
+        found = cases(era)
+        counts["hostile HTTP request"] += len(found)
+        return found
+
+    test_hostile_input.http_cases = counted_cases
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    print("\ncounted:", ", ".join(f"{name}: {n}" for name, n in sorted(counts.items())))
