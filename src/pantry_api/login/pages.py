@@ -86,7 +86,7 @@ class Pages:
             f"<p>You are signed in as <strong>{escape(signed_in_as)}</strong>.</p>\n"
             f'<form method="post" action="{escape(action)}">\n{hidden}'
             '<input type="hidden" name="continue" value="1">\n'
-            f"<button type=\"submit\">Continue as {escape(signed_in_as)}</button>\n</form>\n"
+            f'<button type="submit">Continue as {escape(signed_in_as)}</button>\n</form>\n'
             "<h2>Or sign in as someone else</h2>\n"
             if signed_in_as
             else ""
