@@ -7,12 +7,20 @@ import pytest
 
 from pantry_api.app import create_app as create_pantry_app
 from pantry_api.config import Settings as PantrySettings
+from tests.issuer import Issuer, running_issuer
 from tests.support import SERVICE_TOKEN, RunningServer, serve_in_thread
 
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def issuer() -> Iterator[Issuer]:
+    """A real token issuer on 127.0.0.1 (RSA and EC keys, JWKS, metadata) for one test."""
+    with running_issuer() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

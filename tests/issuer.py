@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pantry_mcp.config import AuthSettings, metadata_url_for
 from tests.support import serve_in_thread
 
 
@@ -118,3 +119,17 @@ def running_issuer() -> Iterator[Issuer]:
     with serve_in_thread(issuer.app()) as server:
         issuer.url = server.base_url
         yield issuer
+
+
+def auth_settings(issuer: Issuer, resource: str, *, user_claim: str | None = None) -> AuthSettings:
+    """pantry-mcp's auth settings for tokens from ``issuer`` minted for ``resource``."""
+    return AuthSettings(
+        issuer=issuer.url,
+        metadata_url=metadata_url_for(issuer.url),
+        jwks_url=None,
+        resource_url=resource,
+        audience=resource,
+        implied_scopes=frozenset(),
+        require_nbf=False,
+        user_claim=user_claim,
+    )

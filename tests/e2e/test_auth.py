@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,7 +23,7 @@ from mcp.shared.exceptions import MCPError
 from pantry_mcp.app import create_app
 from pantry_mcp.client import PantryClient
 from tests.e2e.conftest import McpServerFactory
-from tests.issuer import Issuer, ec_key, rsa_key, running_issuer
+from tests.issuer import Issuer, ec_key, rsa_key
 from tests.support import (
     SERVICE_TOKEN,
     RunningServer,
@@ -46,12 +46,6 @@ INIT = {
     },
 }
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-
-
-@pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    with running_issuer() as running:
-        yield running
 
 
 @pytest.fixture

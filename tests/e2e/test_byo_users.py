@@ -47,10 +47,8 @@ import httpx2
 import jwt
 import pytest
 from mcp import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
-from pydantic import AnyUrl
+from mcp.shared.auth import AuthorizationCodeResult
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -71,7 +69,8 @@ from pantry_mcp.app import create_app
 from pantry_mcp.client import PantryClient
 from tests.authkit_standin import AuthKitStandin, running_authkit_standin
 from tests.e2e.conftest import McpServerFactory
-from tests.e2e.test_oauth_flow import MemoryTokenStorage, jwt_parts
+from tests.e2e.test_oauth_flow import jwt_parts
+from tests.oauth_client import oauth_http
 from tests.support import (
     SERVICE_TOKEN,
     RunningServer,
@@ -619,27 +618,14 @@ class Session:
 async def session_as(world: World, browser: WebDriver, email: str, password: str) -> Session:
     """The official client from nothing to two tool calls, signing in as ``email``."""
     person = PersonAtTheBrowser(browser, world.callback, email, password)
-    storage = MemoryTokenStorage()
-    oauth = OAuthClientProvider(
-        server_url=world.mcp_url,
-        client_metadata=OAuthClientMetadata(
-            client_name="pantry-mcp byo-users test",
-            redirect_uris=[AnyUrl(world.callback.url)],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
-        storage=storage,
+    oauth = oauth_http(
+        world.mcp_url,
+        client_name="pantry-mcp byo-users test",
+        redirect_uri=world.callback.url,
         redirect_handler=person.open,
         callback_handler=person.result,
     )
-    exchanges: list[tuple[str, str, int]] = []
-
-    async def record(response: httpx2.Response) -> None:
-        request = response.request
-        exchanges.append((request.method, str(request.url).split("?")[0], response.status_code))
-
-    http = httpx2.AsyncClient(auth=oauth, timeout=30, event_hooks={"response": [record]})
+    http, storage, exchanges = oauth.http, oauth.storage, oauth.exchanges
     try:
         with anyio.fail_after(FLOW_TIMEOUT):
             async with http, Client(streamable_http_client(world.mcp_url, http_client=http)) as c:

@@ -34,14 +34,13 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client
-from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
+from mcp.client.auth import AuthorizationCodeResult
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
-from pydantic import AnyUrl
 
 from pantry_mcp.client import PantryClient
 from tests.e2e.conftest import McpServerFactory
 from tests.e2e.test_conformance import CONFORMANCE_DIR, NODE, require_node_tools
+from tests.oauth_client import oauth_http
 from tests.support import SERVICE_TOKEN, TOOL_NAMES, RunningServer, free_port, text_of, unique
 
 pytestmark = pytest.mark.anyio
@@ -110,26 +109,6 @@ def running_authorization_server(port: int, resource: str) -> Iterator[Authoriza
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
-
-
-@dataclass
-class MemoryTokenStorage:
-    """The SDK's TokenStorage, kept in memory for one test."""
-
-    tokens: OAuthToken | None = None
-    client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
 
 
 @dataclass
@@ -214,27 +193,14 @@ async def test_sdk_client_goes_from_401_to_tool_calls_through_a_real_authorizati
 
         login = unique("oauth-user")
         user = UserAtTheBrowser(login, redirect_uri=f"http://127.0.0.1:{callback_port}/callback")
-        storage = MemoryTokenStorage()
-        oauth = OAuthClientProvider(
-            server_url=url,
-            client_metadata=OAuthClientMetadata(
-                client_name="pantry-mcp e2e test",
-                redirect_uris=[AnyUrl(user.redirect_uri)],
-                grant_types=["authorization_code", "refresh_token"],
-                response_types=["code"],
-                token_endpoint_auth_method="none",
-            ),
-            storage=storage,
+        oauth = oauth_http(
+            url,
+            client_name="pantry-mcp e2e test",
+            redirect_uri=user.redirect_uri,
             redirect_handler=user.open,
             callback_handler=user.callback,
         )
-        exchanges: list[tuple[str, str, int]] = []
-
-        async def record(response: httpx2.Response) -> None:
-            request = response.request
-            exchanges.append((request.method, str(request.url).split("?")[0], response.status_code))
-
-        http = httpx2.AsyncClient(auth=oauth, timeout=30, event_hooks={"response": [record]})
+        http, storage, exchanges = oauth.http, oauth.storage, oauth.exchanges
         try:
             with anyio.fail_after(FLOW_TIMEOUT):
                 async with http, Client(streamable_http_client(url, http_client=http)) as client:

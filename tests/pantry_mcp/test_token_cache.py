@@ -7,26 +7,17 @@ of signature checks is read with a spy that calls through to PyJWT.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx2
 import jwt
 import pytest
 
 from pantry_mcp.auth.jwks import JwksCache
 from pantry_mcp.auth.verifier import InvalidToken, TokenVerifier
-from pantry_mcp.config import AuthSettings, metadata_url_for
-from tests.issuer import Issuer, rsa_key, running_issuer
+from tests.issuer import Issuer, auth_settings, rsa_key
 
 pytestmark = pytest.mark.anyio
 RESOURCE = "http://127.0.0.1/mcp"
-
-
-@pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    with running_issuer() as running:
-        yield running
 
 
 @pytest.fixture
@@ -43,25 +34,8 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-@pytest.fixture
-async def keys(issuer: Issuer) -> AsyncIterator[JwksCache]:
-    async with httpx2.AsyncClient() as http:
-        yield JwksCache(
-            http, metadata_url=metadata_url_for(issuer.url), jwks_url=None, cooldown=0.0
-        )
-
-
 def verifier_for(issuer: Issuer, keys: JwksCache, cache_size: int = 4096) -> TokenVerifier:
-    settings = AuthSettings(
-        issuer=issuer.url,
-        metadata_url=metadata_url_for(issuer.url),
-        jwks_url=None,
-        resource_url=RESOURCE,
-        audience=RESOURCE,
-        implied_scopes=frozenset(),
-        require_nbf=False,
-    )
-    return TokenVerifier(settings, keys, cache_size=cache_size)
+    return TokenVerifier(auth_settings(issuer, RESOURCE), keys, cache_size=cache_size)
 
 
 async def test_a_token_is_checked_once_then_remembered(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -32,8 +31,8 @@ from pantry_mcp.app import create_app
 from pantry_mcp.auth.jwks import JwksCache
 from pantry_mcp.auth.verifier import InvalidToken, TokenVerifier
 from pantry_mcp.client import PantryClient
-from pantry_mcp.config import AuthSettings, metadata_url_for
-from tests.issuer import Issuer, rsa_key, running_issuer
+from pantry_mcp.config import AuthSettings
+from tests.issuer import Issuer, auth_settings, rsa_key
 from tests.support import SERVICE_TOKEN, RunningServer, mcp_settings, serve_in_thread, unique
 
 pytestmark = pytest.mark.anyio
@@ -42,31 +41,8 @@ CLAIM = "pantry_user"
 AUTHKIT_SUB = "user_01JABCDEFGHJKMNPQRSTVWXYZ0"  # the shape of AuthKit's user ids
 
 
-@pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    with running_issuer() as running:
-        yield running
-
-
-@pytest.fixture
-async def keys(issuer: Issuer) -> AsyncIterator[JwksCache]:
-    async with httpx2.AsyncClient() as http:
-        yield JwksCache(
-            http, metadata_url=metadata_url_for(issuer.url), jwks_url=None, cooldown=0.0
-        )
-
-
 def settings_for(issuer: Issuer, user_claim: str | None = CLAIM) -> AuthSettings:
-    return AuthSettings(
-        issuer=issuer.url,
-        metadata_url=metadata_url_for(issuer.url),
-        jwks_url=None,
-        resource_url=RESOURCE,
-        audience=RESOURCE,
-        implied_scopes=frozenset(),
-        require_nbf=False,
-        user_claim=user_claim,
-    )
+    return auth_settings(issuer, RESOURCE, user_claim=user_claim)
 
 
 def forge(token: str, change: dict[str, Any]) -> str:

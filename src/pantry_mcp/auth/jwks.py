@@ -53,12 +53,10 @@ class JwksCache:
         return key
 
     async def key_for(self, kid: str | None) -> PyJWK:
-        unknown = kid not in self._keys and not (kid is None and len(self._keys) == 1)
+        unknown = self.current(kid) is None
         if unknown or time.monotonic() - self._fetched_at > self._max_age:
             await self._refresh(limited=unknown)
-        key = self._keys.get(kid)
-        if key is None and kid is None and len(self._keys) == 1:
-            key = next(iter(self._keys.values()))  # a lone key may go unnamed
+        key = self.current(kid)
         if key is None:
             raise KeyNotFound(kid)
         return key
