@@ -131,9 +131,10 @@ class SingleExchange:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.sdk_app(scope, receive, send)
             return
-        headers = {
-            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
-        }
+        pairs = [
+            (key.decode("latin-1"), value.decode("latin-1")) for key, value in scope["headers"]
+        ]
+        headers = dict(pairs)
         version = headers.get("mcp-protocol-version")
         legacy = version is None or version in HANDSHAKE_PROTOCOL_VERSIONS
         plain = (
@@ -150,7 +151,7 @@ class SingleExchange:
         except RecursionError:
             message = NOT_JSON
         if _lone_request(message):
-            route = self._legacy_route(version) if legacy else self._modern_route(scope, message)
+            route = self._legacy_route(version) if legacy else self._modern_route(pairs, message)
             if route is not None:
                 status, answer = await self._answer(scope, receive, message, route, legacy=legacy)
                 payload = json.dumps(answer, separators=(",", ":")).encode()
@@ -166,11 +167,10 @@ class SingleExchange:
         # as the SDK's stateless path: born ready at the header's version, no client info
         return InboundModernRoute(version or DEFAULT_NEGOTIATED_VERSION, None, None)
 
-    def _modern_route(self, scope: Scope, message: dict[str, Any]) -> InboundModernRoute | None:
+    def _modern_route(
+        self, pairs: list[tuple[str, str]], message: dict[str, Any]
+    ) -> InboundModernRoute | None:
         """The SDK's ladder, as its 2026-07-28 entry runs it; None if it refuses."""
-        pairs = [
-            (key.decode("latin-1"), value.decode("latin-1")) for key, value in scope["headers"]
-        ]
         if find_duplicated_routing_header(pairs) is not None:
             return None
         verdict = classify_inbound_request(message, headers=dict(pairs))
