@@ -50,7 +50,11 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import (
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
@@ -551,9 +555,23 @@ def fill_sign_in(browser: WebDriver, email: str, password: str) -> WebElement:
     return browser.find_element(By.XPATH, SUBMIT)
 
 
+def left_the_document(element: WebElement) -> bool:
+    """The page holding ``element`` is gone. Chromium, asked about an element while the
+    next page replaces it, may say "does not belong to the document" rather than stale."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
+
+
 def submit_and_wait_for_the_next_page(browser: WebDriver, button: WebElement) -> None:
     button.click()
-    wait(browser).until(expected_conditions.staleness_of(button))
+    wait(browser).until(lambda _: left_the_document(button))
     wait(browser).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
@@ -796,7 +814,7 @@ async def test_a_replayed_sign_in_form_gets_no_second_code(
         action,
         fields,
     )
-    wait(browser).until(expected_conditions.staleness_of(replay))
+    wait(browser).until(lambda _: left_the_document(replay))
     wait(browser).until(lambda b: b.execute_script("return document.readyState") == "complete")
     assert urlsplit(browser.current_url).path == "/auth/login", browser.current_url
     assert_a_plain_error_page(browser)
