@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import unicodedata
@@ -22,3 +23,12 @@ def random_suffix(length: int = 6) -> str:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{random_suffix(8)}"
+
+
+def shuffle_key(recipe_id: str) -> int:
+    """A recipe's fixed pseudo-random key (31 bits, so it fits a signed INTEGER everywhere).
+
+    A search with a seed orders ties by ``shuffle_key XOR seed``: the same seed always
+    gives the same order, and different seeds give different ones.
+    """
+    return int.from_bytes(hashlib.sha256(recipe_id.encode()).digest()[:4], "big") & 0x7FFFFFFF

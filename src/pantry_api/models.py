@@ -6,6 +6,7 @@ is a 422 that names the field instead of being silently ignored or coerced.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -45,6 +46,17 @@ def _not_past_the_calendar(value: date) -> date:
     if value > date(9999, 12, 31) - timedelta(days=27):
         raise ValueError("must leave room for the plan's last day (at most 9999-12-04)")
     return value
+
+
+def _iso_date_text(value: object) -> object:
+    """Query dates must be written YYYY-MM-DD: lax parsing would also take "0" (a Unix
+    time) or a datetime at midnight, which the OpenAPI ``format: date`` does not allow."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+QueryDate = Annotated[date, BeforeValidator(_iso_date_text)]
 
 
 def trim(text: str) -> str:
@@ -141,12 +153,20 @@ class RecipeSearchQuery(Query):
     )
     page: Annotated[int, Field(ge=1, le=1000)] = 1
     page_size: Annotated[int, Field(ge=1, le=50)] = 10
+    seed: Annotated[int, Field(ge=0, le=2_147_483_647)] | None = Field(
+        default=None,
+        description="Breaks ties in a stable pseudo-random order for this seed instead of "
+        "by title: the same seed gives the same order.",
+    )
 
 
 class HitIngredient(Response):
     ingredient_id: str | None
     name: str
     in_pantry: bool
+    aisle: str | None = Field(
+        description="The catalog ingredient's aisle; null for a name not matched to the catalog."
+    )
 
 
 class RecipeHit(Response):
@@ -317,9 +337,13 @@ class PantryList(Response):
 # ---- users ----------------------------------------------------------------------------
 
 
+WEEKNIGHT_MINUTES_DESCRIPTION = "Longest total time for a dinner Monday to Friday; null: no limit."
+
+
 class Preferences(Response):
     dietary: list[DietaryTag]
     disliked: list[str] = Field(description="Ingredient names the user does not want.")
+    max_weeknight_minutes: int | None = Field(description=WEEKNIGHT_MINUTES_DESCRIPTION)
 
 
 class PreferencesIn(Request):
@@ -328,6 +352,9 @@ class PreferencesIn(Request):
         list[Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NOT_BLANK)]],
         Field(max_length=100),
     ] = Field(default_factory=list)
+    max_weeknight_minutes: Annotated[int, Field(ge=1, le=1440), WHOLE] | None = Field(
+        default=None, description=WEEKNIGHT_MINUTES_DESCRIPTION
+    )
 
 
 class User(Response):
@@ -343,6 +370,16 @@ class User(Response):
 
 
 class PlanListQuery(Query):
+    ends_on_or_after: QueryDate | None = Field(
+        default=None, description="Keep plans whose last day is on or after this date."
+    )
+    starts_on_or_before: QueryDate | None = Field(
+        default=None, description="Keep plans whose first day is on or before this date."
+    )
+    order: Literal["latest", "earliest"] = Field(
+        default="latest",
+        description="latest: latest start date first; earliest: earliest start date first.",
+    )
     page: Annotated[int, Field(ge=1, le=1000)] = 1
     page_size: Annotated[int, Field(ge=1, le=100)] = 20
 
@@ -365,6 +402,9 @@ class PlanSummary(Response):
     end_date: date
     days: int
     entry_count: int
+    recipe_ids: list[str] = Field(
+        description="The distinct recipes on the plan, in day and meal-slot order."
+    )
     created_at: datetime
 
 
@@ -439,6 +479,8 @@ class ShoppingAisle(Response):
 
 class ShoppingList(Response):
     plan_id: str
+    start_date: date = Field(description="The plan's first day.")
+    end_date: date = Field(description="The plan's last day.")
     aisles: list[ShoppingAisle]
     item_count: int
     checked_count: int

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pantry_api.diet import to_mask
+from pantry_api.ids import shuffle_key
 from pantry_api.models import DIETARY_TAGS
 from pantry_api.store import accounts
 from pantry_api.store.common import now
@@ -23,6 +25,7 @@ from pantry_api.store.tables import (
     ingredient_names,
     ingredient_substitutes,
     ingredients,
+    pantry_items,
     recipe_ingredients,
     recipes,
 )
@@ -35,6 +38,40 @@ DEMO_EMAIL = "demo@pantry.example"
 # For local demos only: anyone who reads this file can sign in as the demo user. A server
 # others can reach should start with PANTRY_API_DEMO_ACCOUNT=false.
 DEMO_PASSWORD = "pantry-demo-password"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class DemoItem:
+    ingredient_id: str
+    quantity: float
+    unit: str
+    expires_in_days: int | None = None  # counted from the day the database is seeded
+
+
+# What the demo user has in the pantry on a first run: everyday staples, chosen so that
+# several catalog mains are mostly covered (GET /recipes?sort=pantry shows the product at
+# once), with four perishables to use within days and a few things that keep for weeks.
+DEMO_PANTRY: tuple[DemoItem, ...] = (
+    DemoItem("spinach", 200, "g", expires_in_days=1),
+    DemoItem("chicken-thigh", 600, "g", expires_in_days=2),
+    DemoItem("parsley", 1, "bunch", expires_in_days=3),
+    DemoItem("milk", 1, "l", expires_in_days=4),
+    DemoItem("lemon", 3, "piece", expires_in_days=12),
+    DemoItem("egg", 10, "piece", expires_in_days=14),
+    DemoItem("carrot", 5, "piece", expires_in_days=14),
+    DemoItem("potato", 1.5, "kg", expires_in_days=21),
+    DemoItem("butter", 250, "g", expires_in_days=30),
+    DemoItem("parmesan", 150, "g", expires_in_days=45),
+    DemoItem("onion", 4, "piece"),
+    DemoItem("garlic", 10, "clove"),
+    DemoItem("olive-oil", 500, "ml"),
+    DemoItem("rice", 1, "kg"),
+    DemoItem("spaghetti", 500, "g"),
+    DemoItem("canned-tomato", 800, "g"),
+    DemoItem("salt", 500, "g"),
+    DemoItem("black-pepper", 50, "g"),
+    DemoItem("dried-oregano", 15, "g"),
+)
 
 
 class SeedError(ValueError):
@@ -96,8 +133,8 @@ def load_catalog(seed_dir: Path = SEED_DIR) -> Catalog:
 async def seed_if_empty(
     conn: AsyncConnection, catalog: Catalog | None = None, *, demo_account: bool = True
 ) -> bool:
-    """Load the catalog and the demo user (with its account, unless told not to) into an
-    empty database; returns whether it did."""
+    """Load the catalog and the demo user (with its account, unless told not to, and a
+    stocked pantry, ``DEMO_PANTRY``) into an empty database; returns whether it did."""
     if (await conn.execute(select(func.count()).select_from(ingredients))).scalar_one():
         return False
     catalog = catalog or load_catalog()
@@ -140,8 +177,33 @@ async def seed_if_empty(
     if substitutes:
         await conn.execute(insert(ingredient_substitutes), substitutes)
     await insert_recipes(conn, catalog, catalog.recipes)
+    await _stock_demo_pantry(conn, catalog)
     await conn.exec_driver_sql("ANALYZE")  # give the query planner statistics from the start
     return True
+
+
+async def _stock_demo_pantry(conn: AsyncConnection, catalog: Catalog) -> None:
+    known = {item["id"] for item in catalog.ingredients}
+    unknown = [item.ingredient_id for item in DEMO_PANTRY if item.ingredient_id not in known]
+    if unknown:
+        raise SeedError(f"the demo pantry names ingredients not in the catalog: {unknown}")
+    today, stamp = date.today(), now()  # expiry dates are days on the local calendar
+    await conn.execute(
+        insert(pantry_items),
+        [
+            {
+                "user_id": DEMO_USER,
+                "ingredient_id": item.ingredient_id,
+                "quantity": item.quantity,
+                "unit": item.unit,
+                "expires_on": None
+                if item.expires_in_days is None
+                else today + timedelta(days=item.expires_in_days),
+                "updated_at": stamp,
+            }
+            for item in DEMO_PANTRY
+        ],
+    )
 
 
 async def insert_recipes(
@@ -162,6 +224,7 @@ async def insert_recipes(
                 "summary": r["summary"],
                 "cuisine": r["cuisine"],
                 "course": r.get("course"),
+                "shuffle_key": shuffle_key(r["id"]),
                 "diet_mask": to_mask(catalog.dietary(r)),
                 "measured": sum(1 for line in r["ingredients"] if line.get("quantity") is not None),
                 "servings": r["servings"],

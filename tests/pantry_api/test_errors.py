@@ -86,6 +86,32 @@ async def test_bad_query_parameter_names_it(client: httpx2.AsyncClient) -> None:
     assert fields == {"query.max_minutes", "query.dietary.0"}
 
 
+@pytest.mark.parametrize(
+    ("path", "name", "value"),
+    [
+        ("/recipes", "seed", "-1"),
+        ("/recipes", "seed", "2147483648"),
+        ("/recipes", "seed", "1.5"),
+        ("/recipes", "seed", "random"),
+        ("/recipes", "seed", ""),
+        ("/meal-plans", "order", "newest"),
+        ("/meal-plans", "order", ""),
+        ("/meal-plans", "ends_on_or_after", "2026-02-30"),
+        ("/meal-plans", "ends_on_or_after", "2026-1-5"),
+        ("/meal-plans", "ends_on_or_after", "0"),
+        ("/meal-plans", "starts_on_or_before", "2026-01-05T00:00:00"),
+        ("/meal-plans", "starts_on_or_before", "tomorrow"),
+        ("/meal-plans", "starts_on_or_before", "\uff12\uff10\uff12\uff16-01-05"),
+    ],
+)
+async def test_bad_new_query_parameters_name_themselves(
+    client: httpx2.AsyncClient, path: str, name: str, value: str
+) -> None:
+    error = assert_error(await client.get(path, params={name: value}), 422, "validation_failed")
+    fields = {detail["field"] for detail in error["details"]}  # type: ignore[attr-defined]
+    assert fields == {f"query.{name}"}
+
+
 async def test_huge_body_is_413_and_writes_nothing(client: httpx2.AsyncClient) -> None:
     huge = {
         "title": "x",

@@ -215,3 +215,82 @@ async def test_a_plan_must_end_inside_the_calendar(client: httpx2.AsyncClient) -
     assert (
         await client.post("/meal-plans", json={"start_date": "9999-12-04", "days": 28})
     ).status_code == 201
+
+
+async def plan_ids(client: httpx2.AsyncClient, **params: Any) -> list[str]:
+    response = await client.get("/meal-plans", params=params)
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert page["total"] == len(page["items"])  # every test here fits one page
+    return [plan["id"] for plan in page["items"]]
+
+
+async def test_list_by_dates_includes_plans_touching_the_boundaries(
+    client: httpx2.AsyncClient,
+) -> None:
+    # Three weeks: ending 2026-11-29, spanning 2026-11-30 to 12-06, starting 2026-12-07.
+    before = await new_plan(client, start_date="2026-11-23", days=7)
+    during = await new_plan(client, start_date="2026-11-30", days=7)
+    after = await new_plan(client, start_date="2026-12-07", days=7)
+    one_day = await new_plan(client, start_date="2026-12-01", days=1)
+    assert before["end_date"] == "2026-11-29"
+
+    assert await plan_ids(client, ends_on_or_after="2026-11-29") == [
+        after["id"], one_day["id"], during["id"], before["id"],
+    ]  # fmt: skip
+    assert await plan_ids(client, ends_on_or_after="2026-11-30") == [
+        after["id"], one_day["id"], during["id"],
+    ]  # fmt: skip
+    assert await plan_ids(client, starts_on_or_before="2026-12-07") == [
+        after["id"], one_day["id"], during["id"], before["id"],
+    ]  # fmt: skip
+    assert await plan_ids(client, starts_on_or_before="2026-12-06") == [
+        one_day["id"], during["id"], before["id"],
+    ]  # fmt: skip
+    # both: the plans that overlap 2026-12-01 .. 2026-12-01
+    on_the_first = {"ends_on_or_after": "2026-12-01", "starts_on_or_before": "2026-12-01"}
+    assert await plan_ids(client, **on_the_first) == [one_day["id"], during["id"]]
+    # a one-day plan ends on its start date
+    on_the_second = {"ends_on_or_after": "2026-12-02", "starts_on_or_before": "2026-12-02"}
+    assert await plan_ids(client, **on_the_second) == [during["id"]]
+    assert await plan_ids(client, ends_on_or_after="2026-12-14") == []
+    filtered = (
+        await client.get(
+            "/meal-plans", params={"ends_on_or_after": "2026-11-30", "page_size": 2, "page": 1}
+        )
+    ).json()
+    assert filtered["total"] == 3 and filtered["has_more"] and len(filtered["items"]) == 2
+
+
+async def test_list_earliest_first(client: httpx2.AsyncClient) -> None:
+    late = await new_plan(client, start_date="2026-03-02", days=1)
+    early = await new_plan(client, start_date="2026-01-05", days=1)
+    early_again = await new_plan(client, start_date="2026-01-05", days=3)  # created later
+    assert await plan_ids(client) == [late["id"], early_again["id"], early["id"]]
+    assert await plan_ids(client, order="latest") == [late["id"], early_again["id"], early["id"]]
+    # earliest start first; the same start date still shows the newest plan first
+    assert await plan_ids(client, order="earliest") == [early_again["id"], early["id"], late["id"]]
+    assert await plan_ids(client, order="earliest", ends_on_or_after="2026-01-06") == [
+        early_again["id"],
+        late["id"],
+    ]
+
+
+async def test_list_names_each_plans_recipes_in_day_and_slot_order(
+    client: httpx2.AsyncClient,
+) -> None:
+    first, second, third = await catalog_ids(client, 3)
+    entries = [
+        {"recipe_id": first, "day": 2, "slot": "dinner"},
+        {"recipe_id": second, "day": 2, "slot": "breakfast"},
+        {"recipe_id": third, "day": 1, "slot": "snack"},
+        {"recipe_id": second, "day": 3, "slot": "lunch"},  # a repeat is listed once
+        {"recipe_id": first, "day": 1, "slot": "lunch"},
+    ]
+    busy = await new_plan(client, days=3, entries=entries)
+    empty = await new_plan(client, start_date="2026-11-01", days=2)
+    listing = (await client.get("/meal-plans")).json()["items"]
+    assert [(p["id"], p["recipe_ids"], p["entry_count"]) for p in listing] == [
+        (busy["id"], [first, third, second], 5),
+        (empty["id"], [], 0),
+    ]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
 from pantry_api.diet import from_mask
+from pantry_api.ids import shuffle_key
 from pantry_api.store import accounts, users
 from pantry_api.store.db import Database
 from pantry_api.store.migrations import latest_version, migrate
-from pantry_api.store.tables import metadata
+from pantry_api.store.tables import meal_plans, metadata, recipes
 
 pytestmark = pytest.mark.anyio
 
@@ -137,3 +139,63 @@ async def test_upgrading_a_version_2_database_lets_its_users_get_accounts(
     assert verified is not None and verified.account == account
     assert plan_owner == "old-cook"
     assert me.preferences.dietary == ["vegan"] and me.meal_plans == 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_upgrading_a_version_3_database_backfills_shuffle_keys_and_plan_ends(
+    engine: str, database_factory: Callable[[str], str]
+) -> None:
+    """Version 4 adds a weeknight limit (empty for existing users), each recipe's shuffle
+    key and each plan's end date: existing rows get theirs from what they already hold."""
+    db = Database(database_factory(engine))
+    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        async with db.write() as conn:
+            assert await migrate(conn, target=3) == [1, 2, 3]
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, dietary, disliked, created_at, updated_at)"
+                    " VALUES ('old-cook', '[]', '[]', :t, :t)"
+                ),
+                {"t": stamp},
+            )
+            for recipe_id in ("old-soup", "old-stew"):
+                await conn.execute(
+                    text(
+                        "INSERT INTO recipes (id, owner_id, title, summary, cuisine, servings,"
+                        " total_minutes, steps, ingredient_names, created_at, updated_at) VALUES"
+                        " (:id, NULL, 'Old', 's', NULL, 2, 10, '[\"Boil.\"]', 'leek', :t, :t)"
+                    ),
+                    {"id": recipe_id, "t": stamp},
+                )
+            for plan_id, start, days in (
+                ("plan-a", date(2026, 12, 28), 7),
+                ("plan-b", date(2026, 2, 3), 1),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO meal_plans (id, user_id, name, start_date, days, created_at)"
+                        " VALUES (:id, 'old-cook', 'Old week', :d, :n, :t)"
+                    ),
+                    {"id": plan_id, "d": start, "n": days, "t": stamp},
+                )
+        assert await db.migrate() == list(range(4, latest_version() + 1))
+        async with db.read() as conn:
+            keys = dict((await conn.execute(select(recipes.c.id, recipes.c.shuffle_key))).all())
+            ends = dict((await conn.execute(select(meal_plans.c.id, meal_plans.c.end_date))).all())
+            prefs = await users.preferences(conn, "old-cook")
+    finally:
+        await db.close()
+    assert keys == {"old-soup": shuffle_key("old-soup"), "old-stew": shuffle_key("old-stew")}
+    assert ends == {"plan-a": date(2027, 1, 3), "plan-b": date(2026, 2, 3)}
+    assert prefs.max_weeknight_minutes is None
+
+
+def test_shuffle_keys_are_31_bit_and_spread() -> None:
+    keys = [shuffle_key(f"recipe-{n}") for n in range(1000)]
+    assert all(0 <= key < 2**31 for key in keys)
+    assert len(set(keys)) == 1000
+    assert (
+        shuffle_key("spanish-tortilla")
+        == int.from_bytes(hashlib.sha256(b"spanish-tortilla").digest()[:4], "big") & 0x7FFFFFFF
+    )

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -34,6 +35,33 @@ def test_document_lists_all_24_operations(api: Api) -> None:
         for operation in item.values():
             assert operation["summary"]
             assert "422" in operation["responses"] and "401" in operation["responses"]
+
+
+def test_document_shows_the_weeknight_limit_seed_aisles_and_plan_dates(api: Api) -> None:
+    document = httpx2.get(f"{api.base_url}/openapi.json").json()
+    schemas = document["components"]["schemas"]
+
+    def query(path: str) -> dict[str, Any]:
+        parameters = document["paths"][path]["get"]["parameters"]
+        return {p["name"]: p for p in parameters if p["in"] == "query"}
+
+    seed = query("/recipes")["seed"]
+    assert not seed["required"] and "same seed gives the same order" in seed["description"]
+    assert {"type": "integer", "minimum": 0, "maximum": 2147483647} in seed["schema"]["anyOf"]
+    plans = query("/meal-plans")
+    assert plans["order"]["schema"] == {
+        "type": "string",
+        "enum": ["latest", "earliest"],
+        "default": "latest",
+    }
+    for name in ("ends_on_or_after", "starts_on_or_before"):
+        assert {"type": "string", "format": "date"} in plans[name]["schema"]["anyOf"]
+    assert "recipe_ids" in schemas["PlanSummary"]["required"]
+    assert "aisle" in schemas["HitIngredient"]["required"]
+    assert "max_weeknight_minutes" in schemas["Preferences"]["required"]
+    limit = schemas["PreferencesIn"]["properties"]["max_weeknight_minutes"]
+    assert {"type": "integer", "minimum": 1, "maximum": 1440} in limit["anyOf"]
+    assert limit["default"] is None and "Monday to Friday" in limit["description"]
 
 
 def test_schemathesis_finds_no_failure(api: Api, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ async def test_writes_survive_a_restart(
             plan = (
                 await client.post("/meal-plans", json={"start_date": "2026-12-01", "days": 3})
             ).json()
-            prefs = {"dietary": ["vegan"], "disliked": ["okra"]}
+            prefs = {"dietary": ["vegan"], "disliked": ["okra"], "max_weeknight_minutes": 40}
             assert (await client.put("/users/me/preferences", json=prefs)).status_code == 200
             catalog_before = (await client.get("/recipes")).json()["total"]
 

@@ -7,6 +7,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from pantry_api.ids import shuffle_key
 from tests.pantry_api.conftest import ClientFactory
 
 pytestmark = pytest.mark.anyio
@@ -221,3 +222,89 @@ async def test_course_filter(client: httpx2.AsyncClient) -> None:
     desserts = await search(client, q="chocolate", course="dessert")
     assert desserts["total"] >= 1
     assert all(hit["course"] == "dessert" for hit in desserts["items"])
+
+
+async def test_hits_name_each_ingredients_aisle(client: httpx2.AsyncClient) -> None:
+    page = await search(client, q="chicken", page_size=20)
+    lines = [line for hit in page["items"] for line in hit["ingredients"]]
+    assert lines and all(line["aisle"] for line in lines)
+    aisles = {line["ingredient_id"]: line["aisle"] for line in lines}
+    assert aisles.get("chicken-thigh", "meat") == "meat"
+    assert aisles.get("garlic", "produce") == "produce"
+    assert "meat" in aisles.values()
+    mine = (await client.post("/recipes", json=MY_RECIPE)).json()
+    found = await search(client, q="grandma tomato eggs")
+    hit = next(h for h in found["items"] if h["id"] == mine["id"])
+    by_name = {line["name"]: line for line in hit["ingredients"]}
+    assert by_name["Eggs"]["aisle"] == "dairy & eggs"
+    assert by_name["moon dust"] == {
+        "ingredient_id": None,
+        "name": "moon dust",
+        "in_pantry": False,
+        "aisle": None,
+    }
+
+
+def shuffled(ids: list[str], seed: int) -> list[str]:
+    """The order a seed gives ties: shuffle_key XOR seed, then id (as Pantry sorts them)."""
+    return sorted(ids, key=lambda recipe_id: (shuffle_key(recipe_id) ^ seed, recipe_id))
+
+
+async def all_pages(client: httpx2.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    hits: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        found = await search(client, page=page, page_size=50, **params)
+        hits += found["items"]
+        if not found["has_more"]:
+            return hits
+        page += 1
+
+
+async def test_a_seed_orders_ties_the_same_way_every_time(client: httpx2.AsyncClient) -> None:
+    """Without q every main ties on relevance: a seed orders them by its own shuffle, the
+    same one each time, and the same on SQLite and PostgreSQL (both equal the reference)."""
+    by_title = [hit["id"] for hit in await all_pages(client, course="main")]
+    first = [hit["id"] for hit in await all_pages(client, course="main", seed=20261125)]
+    again = [hit["id"] for hit in await all_pages(client, course="main", seed=20261125)]
+    other = [hit["id"] for hit in await all_pages(client, course="main", seed=7)]
+    assert len(first) >= 90 and sorted(first) == sorted(by_title)
+    assert first == again
+    assert first != other
+    assert first != by_title and other != by_title
+    assert first == shuffled(by_title, 20261125)
+    assert other == shuffled(by_title, 7)
+    for seed in (0, 2_147_483_647):
+        ends = [hit["id"] for hit in await all_pages(client, course="main", seed=seed)]
+        assert ends == shuffled(by_title, seed)
+    # pages of a seeded order do not overlap
+    pages = [await search(client, course="main", seed=7, page=n, page_size=7) for n in (1, 2)]
+    assert [h["id"] for p in pages for h in p["items"]] == other[:14]
+
+
+async def test_a_seed_breaks_pantry_coverage_ties_not_coverage(client: httpx2.AsyncClient) -> None:
+    for ingredient_id in ("onion", "garlic", "tomato"):
+        await client.post("/pantry/items", json={"ingredient_id": ingredient_id})
+    plain = await all_pages(client, sort="pantry", course="main")
+    seeded = await all_pages(client, sort="pantry", course="main", seed=99)
+    coverages = [hit["pantry_coverage"] for hit in seeded]
+    assert coverages == sorted(coverages, reverse=True)
+    assert coverages == [hit["pantry_coverage"] for hit in plain]
+    assert [h["id"] for h in seeded] != [h["id"] for h in plain]
+    for coverage in set(coverages):
+        tied = [hit["id"] for hit in seeded if hit["pantry_coverage"] == coverage]
+        assert tied == shuffled(tied, 99)
+
+
+async def test_a_seed_keeps_relevance_first_and_leaves_title_order_alone(
+    client: httpx2.AsyncClient,
+) -> None:
+    plain = [hit["id"] for hit in await all_pages(client, q="curry")]
+    seeded = [hit["id"] for hit in await all_pages(client, q="curry", seed=5)]
+    assert sorted(seeded) == sorted(plain)
+    in_title = [
+        ("curry" in hit["title"].lower()) for hit in await all_pages(client, q="curry", seed=5)
+    ]
+    assert in_title == sorted(in_title, reverse=True)
+    by_title = await all_pages(client, sort="title", course="soup")
+    assert await all_pages(client, sort="title", course="soup", seed=5) == by_title

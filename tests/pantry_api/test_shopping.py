@@ -62,6 +62,7 @@ async def test_sums_across_recipes_scaling_by_servings(client: httpx2.AsyncClien
     )
     await client.post("/pantry/items", json={"ingredient_id": "egg", "quantity": 5})
     shopping = (await client.get(f"/meal-plans/{plan_id}/shopping-list")).json()
+    assert (shopping["start_date"], shopping["end_date"]) == ("2026-12-07", "2026-12-09")
     items = items_by_key(shopping)
     assert items["egg"]["amounts"] == [{"quantity": 14.0, "unit": "piece"}]  # 4 + 8 + 2
     assert items["egg"]["to_buy"] == [{"quantity": 9.0, "unit": "piece"}]
@@ -110,7 +111,14 @@ async def test_check_off_and_back_on(client: httpx2.AsyncClient) -> None:
 async def test_empty_plan_has_an_empty_list(client: httpx2.AsyncClient) -> None:
     plan_id = await plan_with(client, [])
     shopping = (await client.get(f"/meal-plans/{plan_id}/shopping-list")).json()
-    assert shopping == {"plan_id": plan_id, "aisles": [], "item_count": 0, "checked_count": 0}
+    assert shopping == {
+        "plan_id": plan_id,
+        "start_date": "2026-12-07",
+        "end_date": "2026-12-09",
+        "aisles": [],
+        "item_count": 0,
+        "checked_count": 0,
+    }
 
 
 async def test_to_buy_subtracts_the_pantry_in_compatible_units(client: httpx2.AsyncClient) -> None:

@@ -14,7 +14,7 @@ router = Router(tag="meal plans")
 @router.add(
     "GET",
     "/meal-plans",
-    summary="List your meal plans, latest start date first",
+    summary="List your meal plans, latest start date first (or earliest), optionally by dates",
     query=models.PlanListQuery,
     response=models.PlanPage,
 )

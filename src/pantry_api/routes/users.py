@@ -17,7 +17,7 @@ async def get_me(call: Call) -> models.User:
 @router.add(
     "GET",
     "/users/me/preferences",
-    summary="Read your dietary tags and disliked ingredients",
+    summary="Read your dietary tags, disliked ingredients and weeknight time limit",
     response=models.Preferences,
 )
 async def get_preferences(call: Call) -> models.Preferences:
@@ -27,7 +27,7 @@ async def get_preferences(call: Call) -> models.Preferences:
 @router.add(
     "PUT",
     "/users/me/preferences",
-    summary="Replace your dietary tags and disliked ingredients",
+    summary="Replace your dietary tags, disliked ingredients and weeknight time limit",
     body=models.PreferencesIn,
     response=models.Preferences,
 )

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pantry_api.ids import shuffle_key
+
 # Types that differ between the two engines; everything else is written once.
 _TYPES = {
     "sqlite": {"ts": "TEXT", "date": "TEXT", "real": "REAL", "json": "TEXT"},
@@ -284,7 +286,57 @@ def _accounts() -> Migration:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_initial(), _recipe_facts(), _accounts())
+# A weeknight time limit in the preferences; a per-recipe key that search orders ties by
+# when the caller gives a seed (``pantry_api.ids.shuffle_key``); and each plan's last day,
+# stored so listing plans by date is a plain comparison on both engines (SQLite keeps
+# dates as text). SQLite cannot add a NOT NULL column without a default, so end_date gets
+# a placeholder one there; PostgreSQL makes it NOT NULL after the backfill. Every insert
+# sets both new recipe and plan columns.
+_PREFERENCES_SHUFFLE_AND_PLAN_ENDS = {
+    "sqlite": """
+ALTER TABLE users ADD COLUMN max_weeknight_minutes INTEGER;
+ALTER TABLE recipes ADD COLUMN shuffle_key INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE meal_plans ADD COLUMN end_date TEXT NOT NULL DEFAULT '0001-01-01';
+UPDATE meal_plans SET end_date = date(start_date, '+' || (days - 1) || ' days');
+CREATE INDEX meal_plans_by_user_end ON meal_plans (user_id, end_date);
+""",
+    "postgresql": """
+ALTER TABLE users ADD COLUMN max_weeknight_minutes INTEGER;
+ALTER TABLE recipes ADD COLUMN shuffle_key INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE meal_plans ADD COLUMN end_date DATE;
+UPDATE meal_plans SET end_date = start_date + (days - 1);
+ALTER TABLE meal_plans ALTER COLUMN end_date SET NOT NULL;
+CREATE INDEX meal_plans_by_user_end ON meal_plans (user_id, end_date);
+""",
+}
+
+
+async def _backfill_shuffle_keys(conn: AsyncConnection) -> None:
+    ids = (await conn.execute(text("SELECT id FROM recipes"))).scalars().all()
+    if ids:
+        await conn.execute(
+            text("UPDATE recipes SET shuffle_key = :k WHERE id = :i"),
+            [{"i": recipe_id, "k": shuffle_key(recipe_id)} for recipe_id in ids],
+        )
+
+
+def _preferences_shuffle_and_plan_ends() -> Migration:
+    return Migration(
+        version=4,
+        name="weeknight time limit, recipe shuffle keys and plan end dates",
+        statements={
+            dialect: _split(sql) for dialect, sql in _PREFERENCES_SHUFFLE_AND_PLAN_ENDS.items()
+        },
+        data=_backfill_shuffle_keys,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _initial(),
+    _recipe_facts(),
+    _accounts(),
+    _preferences_shuffle_and_plan_ends(),
+)
 
 _ADVISORY_LOCK_ID = 0x70616E74  # "pant": serialises migrations across replicas on PostgreSQL
 

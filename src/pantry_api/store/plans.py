@@ -41,22 +41,31 @@ async def owned_plan(conn: AsyncConnection, user: str, plan_id: str) -> Row[Any]
 async def list_plans(
     conn: AsyncConnection, user: str, query: models.PlanListQuery
 ) -> models.PlanPage:
-    total = (
-        await conn.execute(select(func.count()).where(meal_plans.c.user_id == user))
-    ).scalar_one()
+    conditions = [meal_plans.c.user_id == user]
+    if query.ends_on_or_after is not None:
+        conditions.append(meal_plans.c.end_date >= query.ends_on_or_after)
+    if query.starts_on_or_before is not None:
+        conditions.append(meal_plans.c.start_date <= query.starts_on_or_before)
+    total = (await conn.execute(select(func.count()).where(*conditions))).scalar_one()
     entry_counts = (
         select(meal_plan_entries.c.plan_id, func.count().label("entries"))
         .group_by(meal_plan_entries.c.plan_id)
         .subquery()
     )
-    rows = await conn.execute(
-        select(meal_plans, func.coalesce(entry_counts.c.entries, 0).label("entries"))
-        .outerjoin(entry_counts, entry_counts.c.plan_id == meal_plans.c.id)
-        .where(meal_plans.c.user_id == user)
-        .order_by(meal_plans.c.start_date.desc(), meal_plans.c.created_at.desc(), meal_plans.c.id)
-        .limit(query.page_size)
-        .offset(page_offset(query.page, query.page_size))
+    by_start = (
+        meal_plans.c.start_date.desc() if query.order == "latest" else meal_plans.c.start_date.asc()
     )
+    rows = (
+        await conn.execute(
+            select(meal_plans, func.coalesce(entry_counts.c.entries, 0).label("entries"))
+            .outerjoin(entry_counts, entry_counts.c.plan_id == meal_plans.c.id)
+            .where(*conditions)
+            .order_by(by_start, meal_plans.c.created_at.desc(), meal_plans.c.id)
+            .limit(query.page_size)
+            .offset(page_offset(query.page, query.page_size))
+        )
+    ).all()
+    recipe_ids = await _recipe_ids(conn, [row.id for row in rows])
     items = [
         models.PlanSummary(
             id=row.id,
@@ -65,6 +74,7 @@ async def list_plans(
             end_date=end_date(row.start_date, row.days),
             days=row.days,
             entry_count=row.entries,
+            recipe_ids=recipe_ids.get(row.id, []),
             created_at=utc(row.created_at),
         )
         for row in rows
@@ -76,6 +86,30 @@ async def list_plans(
         total=total,
         has_more=page_offset(query.page, query.page_size) + len(items) < total,
     )
+
+
+async def _recipe_ids(conn: AsyncConnection, plan_ids: list[str]) -> dict[str, list[str]]:
+    """Each plan's distinct recipe ids, in the order its days show its entries (day, meal
+    slot, then recipe title as in GET /meal-plans/{id}): one query for a whole page."""
+    if not plan_ids:
+        return {}
+    rows = await conn.execute(
+        select(
+            meal_plan_entries.c.plan_id,
+            meal_plan_entries.c.day,
+            meal_plan_entries.c.slot,
+            meal_plan_entries.c.recipe_id,
+            meal_plan_entries.c.id,
+            recipes.c.title,
+        )
+        .join(recipes, recipes.c.id == meal_plan_entries.c.recipe_id)
+        .where(meal_plan_entries.c.plan_id.in_(plan_ids))
+    )
+    ordered = sorted(rows, key=lambda r: (r.plan_id, r.day, SLOT_ORDER[r.slot], r.title, r.id))
+    by_plan: dict[str, dict[str, None]] = defaultdict(dict)
+    for row in ordered:
+        by_plan[row.plan_id].setdefault(row.recipe_id, None)
+    return {plan_id: list(ids) for plan_id, ids in by_plan.items()}
 
 
 async def create(conn: AsyncConnection, user: str, data: models.PlanIn) -> models.Plan:
@@ -91,6 +125,7 @@ async def create(conn: AsyncConnection, user: str, data: models.PlanIn) -> model
             name=name,
             start_date=data.start_date,
             days=data.days,
+            end_date=end_date(data.start_date, data.days),
             created_at=now(),
         )
     )

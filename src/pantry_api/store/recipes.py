@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from pantry_api import models
 from pantry_api.diet import from_mask, to_mask
 from pantry_api.errors import Forbidden, NotFound
-from pantry_api.ids import random_suffix, slugify
+from pantry_api.ids import random_suffix, shuffle_key, slugify
 from pantry_api.store import ingredients as ingredient_store
 from pantry_api.store import search as search_store
 from pantry_api.store.common import now, utc
@@ -81,14 +81,19 @@ async def _hit_lines(conn: AsyncConnection, user: str, ids: list[str]) -> dict[s
             recipe_ingredients.c.ingredient_id,
             recipe_ingredients.c.name,
             recipe_ingredients.c.quantity,
+            ingredients.c.aisle,
             held.label("in_pantry"),
         )
-        .outerjoin(
-            pantry_items,
-            and_(
-                pantry_items.c.user_id == user,
-                pantry_items.c.ingredient_id == recipe_ingredients.c.ingredient_id,
-            ),
+        .select_from(
+            recipe_ingredients.outerjoin(
+                ingredients, ingredients.c.id == recipe_ingredients.c.ingredient_id
+            ).outerjoin(
+                pantry_items,
+                and_(
+                    pantry_items.c.user_id == user,
+                    pantry_items.c.ingredient_id == recipe_ingredients.c.ingredient_id,
+                ),
+            )
         )
         .where(recipe_ingredients.c.recipe_id.in_(ids))
         .order_by(recipe_ingredients.c.recipe_id, recipe_ingredients.c.position)
@@ -96,7 +101,10 @@ async def _hit_lines(conn: AsyncConnection, user: str, ids: list[str]) -> dict[s
     by_recipe: dict[str, list[_HitLine]] = defaultdict(list)
     for row in rows:
         line = models.HitIngredient(
-            ingredient_id=row.ingredient_id, name=row.name, in_pantry=bool(row.in_pantry)
+            ingredient_id=row.ingredient_id,
+            name=row.name,
+            in_pantry=bool(row.in_pantry),
+            aisle=row.aisle,
         )
         by_recipe[row.recipe_id].append((line, row.quantity is not None))
     return by_recipe
@@ -252,7 +260,11 @@ async def create(conn: AsyncConnection, user: str, data: models.RecipeIn) -> mod
             break
     await conn.execute(
         insert(recipes).values(
-            id=recipe_id, owner_id=user, created_at=columns["updated_at"], **columns
+            id=recipe_id,
+            owner_id=user,
+            shuffle_key=shuffle_key(recipe_id),
+            created_at=columns["updated_at"],
+            **columns,
         )
     )
     await _write_lines(conn, recipe_id, lines)

@@ -101,6 +101,9 @@ _HELD = (
     " JOIN recipe_ingredients ri ON ri.ingredient_id = p.ingredient_id"
     " WHERE p.user_id = :user AND ri.quantity IS NOT NULL GROUP BY ri.recipe_id)"
 )
+# With a seed, ties are broken by shuffle_key XOR seed (then id), not by title. XOR is
+# spelled (a | b) - (a & b): SQLite has no XOR operator and PostgreSQL's is #.
+_SHUFFLED = "((r.shuffle_key | :seed) - (r.shuffle_key & :seed)), r.id"
 _COVERAGE = "CASE WHEN r.measured > 0 THEN coalesce(held.n, 0) * 1.0 / r.measured ELSE 0 END"
 
 
@@ -136,18 +139,26 @@ async def _run(
             rank = "ts_rank(r.search_vector, tsq) DESC, "
     else:
         where_fts = where
-    order = (rank if query.sort == "relevance" else "") + "r.title, r.id"
+    page_params: dict[str, Any] = {
+        "limit": query.page_size,
+        "offset": (query.page - 1) * query.page_size,
+    }
+    tie_break = "r.title, r.id"  # and the whole order for sort=title, which a seed leaves be
+    if query.seed is not None and query.sort != "title":
+        tie_break = _SHUFFLED
+        page_params["seed"] = query.seed
+    order = (rank if query.sort == "relevance" else "") + tie_break
     if query.sort == "pantry":
         ctes.append(_HELD)
         source += " LEFT JOIN held ON held.rid = r.id"
-        order = f"{_COVERAGE} DESC, {rank}r.title, r.id"
+        order = f"{_COVERAGE} DESC, {rank}{tie_break}"
     prefix = f"WITH {', '.join(ctes)} " if ctes else ""
     page = await conn.execute(
         text(
             f"{prefix}SELECT {_COLUMNS} FROM {source} WHERE {where} "  # noqa: S608
             f"ORDER BY {order} LIMIT :limit OFFSET :offset"
         ),
-        {**params, "limit": query.page_size, "offset": (query.page - 1) * query.page_size},
+        {**params, **page_params},
     )
     rows = [SearchRow(*row) for row in page]
     counted = await conn.execute(

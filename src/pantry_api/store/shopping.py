@@ -13,7 +13,7 @@ from pantry_api import models
 from pantry_api.errors import NotFound
 from pantry_api.ids import slugify
 from pantry_api.store.common import now
-from pantry_api.store.plans import owned_plan
+from pantry_api.store.plans import end_date, owned_plan
 from pantry_api.store.tables import (
     ingredients,
     meal_plan_entries,
@@ -44,7 +44,7 @@ def item_key(ingredient_id: str | None, name: str) -> str:
 
 
 async def build(conn: AsyncConnection, user: str, plan_id: str) -> models.ShoppingList:
-    await owned_plan(conn, user, plan_id)
+    plan = await owned_plan(conn, user, plan_id)
     rows = await conn.execute(
         select(
             meal_plan_entries.c.recipe_id,
@@ -105,6 +105,8 @@ async def build(conn: AsyncConnection, user: str, plan_id: str) -> models.Shoppi
     ]
     return models.ShoppingList(
         plan_id=plan_id,
+        start_date=plan.start_date,
+        end_date=end_date(plan.start_date, plan.days),
         aisles=aisles,
         item_count=len(items),
         checked_count=sum(1 for key in items if key in checked),

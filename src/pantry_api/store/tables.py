@@ -29,6 +29,7 @@ users = Table(
     Column("disliked", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("max_weeknight_minutes", Integer, nullable=True),
 )
 
 ingredients = Table(
@@ -74,6 +75,7 @@ recipes = Table(
     Column("diet_mask", Integer, nullable=False),  # see pantry_api.diet
     Column("measured", Integer, nullable=False),  # ingredient lines with a quantity
     Column("course", Text, nullable=True),
+    Column("shuffle_key", Integer, nullable=False),  # pantry_api.ids.shuffle_key(id)
 )
 
 recipe_ingredients = Table(
@@ -117,6 +119,7 @@ meal_plans = Table(
     Column("start_date", Date, nullable=False),
     Column("days", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("end_date", Date, nullable=False),  # start_date + days - 1
 )
 
 meal_plan_entries = Table(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from typing import Any
+
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pantry_api import models
@@ -22,11 +24,16 @@ async def ensure(conn: AsyncConnection, user: str) -> None:
     )
 
 
+def _preferences(row: Row[Any]) -> models.Preferences:
+    return models.Preferences(
+        dietary=row.dietary,
+        disliked=row.disliked,
+        max_weeknight_minutes=row.max_weeknight_minutes,
+    )
+
+
 async def preferences(conn: AsyncConnection, user: str) -> models.Preferences:
-    row = (
-        await conn.execute(select(users.c.dietary, users.c.disliked).where(users.c.id == user))
-    ).one()
-    return models.Preferences(dietary=row.dietary, disliked=row.disliked)
+    return _preferences((await conn.execute(select(users).where(users.c.id == user))).one())
 
 
 async def replace_preferences(
@@ -38,9 +45,16 @@ async def replace_preferences(
     await conn.execute(
         update(users)
         .where(users.c.id == user)
-        .values(dietary=dietary, disliked=disliked, updated_at=now())
+        .values(
+            dietary=dietary,
+            disliked=disliked,
+            max_weeknight_minutes=data.max_weeknight_minutes,
+            updated_at=now(),
+        )
     )
-    return models.Preferences(dietary=dietary, disliked=disliked)
+    return models.Preferences(
+        dietary=dietary, disliked=disliked, max_weeknight_minutes=data.max_weeknight_minutes
+    )
 
 
 async def me(conn: AsyncConnection, user: str) -> models.User:
@@ -51,7 +65,7 @@ async def me(conn: AsyncConnection, user: str) -> models.User:
 
     return models.User(
         id=row.id,
-        preferences=models.Preferences(dietary=row.dietary, disliked=row.disliked),
+        preferences=_preferences(row),
         pantry_items=await count(select(func.count()).where(pantry_items.c.user_id == user)),
         meal_plans=await count(select(func.count()).where(meal_plans.c.user_id == user)),
         saved_recipes=await count(select(func.count()).where(recipes.c.owner_id == user)),
