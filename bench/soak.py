@@ -358,7 +358,11 @@ class User:
             await self.tool(
                 client,
                 "add_recipe_to_plan",
-                {"plan_id": plan_id, "recipe_id": recipe_id, "day": rng.randint(1, days)},
+                {
+                    "plan_id": plan_id,
+                    "recipe_id": recipe_id,
+                    "date": rng.choice(plan["days"])["date"],
+                },
             )
             await self.tool(client, "get_shopping_list", {"plan_id": plan_id})
             await self.call(

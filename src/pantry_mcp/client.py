@@ -23,13 +23,14 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx2
 import stamina
 
-from pantry_mcp.circuit import CircuitBreaker, CircuitOpen
+from pantry_mcp.circuit import CircuitBreaker, CircuitOpen, State
 
 JSON = dict[str, Any]
 USER_HEADER = "X-Pantry-User"
@@ -171,7 +172,8 @@ class PantryClient:
         # Reads, and writes that carry an idempotency key, are safe to send again.
         safe = method == "GET" or idempotency_key is not None
         try:
-            self._breaker.before_call()
+            if self._breaker.state is not State.CLOSED:
+                await self._breaker.admit(self._timeout)
         except CircuitOpen as open_circuit:
             raise PantryUnavailable(
                 f"Pantry is failing; calls resume in {open_circuit.retry_in:.0f} s"
@@ -364,10 +366,24 @@ class PantryClient:
 
     # ---- meal plans ---------------------------------------------------------------------
 
-    async def list_plans(self, user: str, *, page_size: int = 20) -> JSON:
-        result: JSON = await self._request(
-            "GET", "/meal-plans", user, params={"page_size": page_size}
-        )
+    async def list_plans(
+        self,
+        user: str,
+        *,
+        page_size: int = 20,
+        ends_on_or_after: date | None = None,
+        starts_on_or_before: date | None = None,
+        order: str | None = None,
+    ) -> JSON:
+        """The user's plans, latest start first (``order="earliest"``: earliest first),
+        only those overlapping the given dates when they are given."""
+        params = {
+            "page_size": page_size,
+            "ends_on_or_after": ends_on_or_after.isoformat() if ends_on_or_after else None,
+            "starts_on_or_before": starts_on_or_before.isoformat() if starts_on_or_before else None,
+            "order": order,
+        }
+        result: JSON = await self._request("GET", "/meal-plans", user, params=params)
         return result
 
     async def create_plan(self, user: str, body: JSON, *, idempotency_key: str) -> JSON:

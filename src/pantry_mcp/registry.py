@@ -77,6 +77,8 @@ def _spec(name: str, handler: ToolHandler) -> ToolSpec:
 
 def describe_problem(error: ValidationError) -> dict[str, str]:
     """One invalid argument, said plainly: which field, and what it must be."""
+    if error.validator == "anyOf" and error.context:
+        error = _closest_branch(error)
     path = ".".join(str(part) for part in error.absolute_path)
     validator, expected = error.validator, cast("Any", error.validator_value)
     schema = cast("dict[str, Any]", error.schema)
@@ -98,6 +100,29 @@ def describe_problem(error: ValidationError) -> dict[str, str]:
         "field": path or "(arguments)",
         "problem": _problem(str(validator), expected, got, error),
     }
+
+
+def _closest_branch(error: ValidationError) -> ValidationError:
+    """A nullable value (``anyOf`` a typed branch and ``{"type": "null"}``) that fails is
+    described by the branch whose type it has (``quantity`` 0: "must be more than 0"); a
+    value of neither type by the types allowed ("must be number or null")."""
+    typed = [e for e in error.context or [] if e.validator != "type"]
+    if typed:
+        return min(typed, key=lambda e: len(e.relative_schema_path))
+    kinds: list[Any] = []
+    for branch in error.context or []:
+        value = branch.validator_value
+        kinds += value if isinstance(value, list) else [value]
+    return ValidationError(
+        error.message,
+        validator="type",
+        validator_value=kinds,
+        instance=error.instance,
+        schema=error.schema,
+        path=error.relative_path,
+        schema_path=error.relative_schema_path,
+        parent=error.parent,
+    )
 
 
 def _problem(validator: str, expected: Any, got: str, error: ValidationError) -> str:

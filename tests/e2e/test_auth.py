@@ -277,7 +277,8 @@ async def test_two_users_never_see_each_other(secured: str, issuer: Issuer) -> N
         shopping = await client.call_tool("get_shopping_list", {"plan_id": plan_id})
         assert shopping.is_error
         added = await client.call_tool(
-            "add_recipe_to_plan", {"plan_id": plan_id, "recipe_id": "shakshuka", "day": 1}
+            "add_recipe_to_plan",
+            {"plan_id": plan_id, "recipe_id": "shakshuka", "date": "2026-11-30"},
         )
         assert added.is_error
         found = await client.call_tool("search_recipes", {"query": "alice secret stew"})

@@ -354,7 +354,7 @@ ALL_TOOLS: dict[str, dict[str, Any]] = {
     "update_pantry": {
         "changes": [{"action": "add", "ingredient": "milk", "quantity": 1, "unit": "l"}]
     },
-    "add_recipe_to_plan": {"plan_id": PLAN, "recipe_id": "chana-masala", "day": 2},
+    "add_recipe_to_plan": {"plan_id": PLAN, "recipe_id": "chana-masala", "date": "2026-12-08"},
     "get_shopping_list": {"plan_id": PLAN},
     "suggest_substitutes": {"ingredient": "butter"},
 }
@@ -471,7 +471,9 @@ async def test_add_recipe_to_plan_retried_across_dropped_answer_adds_once(
     plan_id = await pantry.new_plan(days=3)
     proxy.add(Fault("drop"), method="POST", path="/meal-plans/.+/entries", times=1)
     added = await call_ok(
-        url, "add_recipe_to_plan", {"plan_id": plan_id, "recipe_id": "chana-masala", "day": 2}
+        url,
+        "add_recipe_to_plan",
+        {"plan_id": plan_id, "recipe_id": "chana-masala", "date": "2026-12-08"},
     )
     assert added["already_planned"] is False
     assert proxy.count("POST", "/meal-plans/.+/entries") == 2

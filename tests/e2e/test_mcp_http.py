@@ -58,9 +58,10 @@ async def test_a_week_with_pantry(mcp_server: McpServerFactory, mode: str) -> No
         assert len(plan.structured_content["days"]) == 7
         # swap a day, then the list of what to buy
         swap = await client.call_tool(
-            "add_recipe_to_plan", {"plan_id": plan_id, "recipe_id": "chana-masala", "day": 3}
+            "add_recipe_to_plan", {"recipe_id": "chana-masala", "date": "2026-12-02"}
         )
         assert swap.structured_content["date"] == "2026-12-02"
+        assert swap.structured_content["plan_id"] == plan_id
         shopping = await client.call_tool("get_shopping_list", {"plan_id": plan_id})
         assert shopping.structured_content["item_count"] > 0
         # the plan as a resource
@@ -102,7 +103,8 @@ async def test_errors_help_the_agent_recover(mcp_server: McpServerFactory, mode:
         ]
         missing = error_of(
             await client.call_tool(
-                "add_recipe_to_plan", {"plan_id": "plan-nope", "recipe_id": "x", "day": 1}
+                "add_recipe_to_plan",
+                {"plan_id": "plan-nope", "recipe_id": "x", "date": "2026-11-30"},
             )
         )
         assert "plan_week_meals" in missing["hint"]
@@ -110,10 +112,15 @@ async def test_errors_help_the_agent_recover(mcp_server: McpServerFactory, mode:
         outside = error_of(
             await client.call_tool(
                 "add_recipe_to_plan",
-                {"plan_id": plan.structured_content["plan_id"], "recipe_id": "shakshuka", "day": 5},
+                {
+                    "plan_id": plan.structured_content["plan_id"],
+                    "recipe_id": "shakshuka",
+                    "date": "2026-12-04",
+                },
             )
         )
-        assert outside["hint"].startswith("Use a day from 1 to 2")
+        assert outside["error"].startswith("Fri 2026-12-04 is outside plan")
+        assert outside["hint"].startswith("Use a date inside the plan")
         with pytest.raises(MCPError, match="Unknown tool"):
             await client.call_tool("delete_everything", {})
         with pytest.raises(MCPError) as unknown:

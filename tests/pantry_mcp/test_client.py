@@ -19,6 +19,7 @@ from pantry_mcp.client import (
     PantryUnavailable,
     current_calls,
 )
+from pantry_mcp.handlers.common import gather
 
 pytestmark = pytest.mark.anyio
 
@@ -186,3 +187,41 @@ async def test_after_the_cooldown_one_good_call_closes_the_circuit() -> None:
             except PantryUnavailable:
                 await anyio.sleep(0.05)
     assert breaker.state.value == "closed"
+
+
+async def test_calls_made_at_once_during_the_trial_wait_for_its_verdict() -> None:
+    """A tool's parallel calls must not refuse each other: the trial's siblings wait for it,
+    so the first tool call after the cooldown both succeeds and closes the circuit."""
+    trial_started, release = anyio.Event(), anyio.Event()
+    state = {"down": True, "after_outage": 0}
+
+    class Gate(httpx2.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            if state["down"]:
+                return httpx2.Response(503, json={})
+            state["after_outage"] += 1
+            if state["after_outage"] == 1:  # the first call after the cooldown: the trial
+                trial_started.set()
+                await release.wait()
+            return httpx2.Response(200, json={"items": []})
+
+    breaker = CircuitBreaker(threshold=1, cooldown=0.0)
+    client = PantryClient("http://pantry.test", "t", transport=Gate(), breaker=breaker)
+    with pytest.raises(PantryUnavailable):
+        await client.list_pantry("u")  # opens the circuit (cooldown 0: the next is a trial)
+    state["down"] = False
+
+    async def let_the_trial_answer() -> None:
+        await trial_started.wait()
+        await anyio.wait_all_tasks_blocked()  # the sibling is now waiting for the verdict
+        release.set()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            group.start_soon(let_the_trial_answer)
+            answers = await gather(
+                lambda: client.list_pantry("u"), lambda: client.get_preferences("u")
+            )
+    assert answers == [{"items": []}, {"items": []}]
+    assert breaker.state.value == "closed"
+    assert state["after_outage"] == 2  # each call reached Pantry once

@@ -15,9 +15,27 @@ from pantry_mcp.handlers.common import (
     join_names,
     plural,
 )
+from pantry_mcp.handlers.menu import (
+    Menu,
+    distinct,
+    is_weeknight,
+    menu_seed,
+    suits,
+    time_limit,
+)
+from pantry_mcp.handlers.plan_lookup import (
+    covers,
+    current_plan,
+    day_text,
+    plan_by_id,
+    plan_covering,
+    span_text,
+    unknown_plan,
+)
 
 CANDIDATES_PER_PAGE = 50
 LAST_START = date.max - timedelta(days=27)  # the last day of the longest plan still exists
+RECENT_DAYS = 14  # recipes planned this many days before a new plan are not repeated in it
 
 
 async def plan_week_meals(client: PantryClient, user: str, args: dict[str, Any]) -> JSON:
@@ -30,23 +48,39 @@ async def plan_week_meals(client: PantryClient, user: str, args: dict[str, Any])
         )
     prefer_pantry: bool = args.get("prefer_pantry", True)
     asked = sorted(set(args.get("dietary") or []))
-    # Round trip 1: preferences and two pages of candidates, all at once.
+    # Round trip 1: preferences, two pages of candidates and the plans just before this
+    # one, all at once. Ties in Pantry's ranking are broken by a seed of this user and
+    # start date: the same request gives the same plan, another week another one.
     search = {
         "course": "main",
         "dietary": asked or None,
         "sort": "pantry" if prefer_pantry else "relevance",
+        "seed": menu_seed(user, start),
         "page_size": CANDIDATES_PER_PAGE,
     }
-    preferences, first, second = await gather(
+    preferences, first, second, recent = await gather(
         lambda: client.get_preferences(user),
         lambda: client.search_recipes(user, page=1, **search),
         lambda: client.search_recipes(user, page=2, **search),
+        lambda: _recent_plans(client, user, start),
     )
-    chosen = _choose(first["items"] + second["items"], preferences, days, prefer_pantry)
+    pool = [hit for hit in distinct(first["items"] + second["items"]) if suits(hit, preferences)]
+    limit: int | None = preferences.get("max_weeknight_minutes")
+    menu = Menu(
+        pool,
+        prefer_pantry=prefer_pantry,
+        avoid={recipe_id for plan in recent for recipe_id in plan["recipe_ids"]},
+    )
+    dates = [start + timedelta(days=offset) for offset in range(days)]
+    for day in dates:
+        if menu.pick(time_limit(day, limit), weeknight=is_weeknight(day)) is None:
+            break
+    chosen = menu.picks
     if len(chosen) < days:
+        weeknights = f" and your {limit}-minute weeknight limit" if limit else ""
         raise ToolError(
-            f"Only {plural(len(chosen), 'recipe')} fit these dietary needs and dislikes, "
-            f"not enough for {plural(days, 'day')} without repeats.",
+            f"Only {plural(len(chosen), 'recipe')} fit these dietary needs, dislikes"
+            f"{weeknights}, not enough for {plural(days, 'day')} without repeats.",
             "Plan fewer days, or drop a dietary filter.",
             details={"available": len(chosen)},
         )
@@ -66,92 +100,77 @@ async def plan_week_meals(client: PantryClient, user: str, args: dict[str, Any])
     )
     schedule = [
         {
-            "day": day,
-            "date": (start + timedelta(days=day - 1)).isoformat(),
+            "day": number,
+            "date": day.isoformat(),
+            "weekday": f"{day:%A}",
             "recipe_id": hit["id"],
             "title": hit["title"],
             "total_minutes": hit["total_minutes"],
             "pantry_coverage": hit["pantry_coverage"],
         }
-        for day, hit in enumerate(chosen, 1)
+        for number, (day, hit) in enumerate(zip(dates, chosen, strict=True), 1)
     ]
     coverage = round(sum(d["pantry_coverage"] for d in schedule) / len(schedule), 3)
     return {
-        "summary": _plan_summary(plan, schedule, coverage),
+        "summary": _plan_summary(plan, schedule, coverage, limit),
         "plan_id": plan["id"],
         "uri": f"meal-plan://{plan['id']}",
         "start_date": start.isoformat(),
-        "end_date": (start + timedelta(days=days - 1)).isoformat(),
+        "end_date": dates[-1].isoformat(),
         "days": schedule,
         "pantry_coverage": coverage,
     }
 
 
-def _choose(hits: list[JSON], preferences: JSON, days: int, prefer_pantry: bool) -> list[JSON]:
-    """Distinct recipes that honour standing preferences, varied in cuisine day to day."""
-    standing = set(preferences["dietary"])
-    disliked = [name.lower() for name in preferences["disliked"]]
-    seen: set[str] = set()
-    pool: list[JSON] = []
-    for hit in hits:
-        if hit["id"] in seen or not standing <= set(hit["dietary"]):
-            continue
-        names = [line["name"].lower() for line in hit["ingredients"]]
-        if any(d in name for d in disliked for name in names):
-            continue
-        seen.add(hit["id"])
-        pool.append(hit)
-    chosen: list[JSON] = []
-    while pool and len(chosen) < days:
-        last = chosen[-1]["cuisine"] if chosen else None
-        # The best remaining recipe (Pantry's order), skipping yesterday's cuisine if it can.
-        pick = next((hit for hit in pool if hit["cuisine"] != last), pool[0])
-        chosen.append(pick)
-        pool.remove(pick)
-    return chosen
-
-
-def _plan_summary(plan: JSON, schedule: list[JSON], coverage: float) -> str:
-    first = schedule[0]
-    lines = "; ".join(f"day {d['day']} {d['title']}" for d in schedule[:3])
-    more = f" and {len(schedule) - 3} more" if len(schedule) > 3 else ""
-    return (
-        f"Planned {plural(len(schedule), 'dinner')} from {first['date']} in plan {plan['id']} "
-        f"(meal-plan://{plan['id']}): {lines}{more}. Your pantry covers "
-        f"{round(coverage * 100)}% of the measured ingredients; get_shopping_list "
-        "gives what to buy."
+async def _recent_plans(client: PantryClient, user: str, start: date) -> list[JSON]:
+    """Plans that overlap the two weeks before ``start``: a new week should not repeat them."""
+    if start - date.min < timedelta(days=RECENT_DAYS):
+        return []
+    page = await client.list_plans(
+        user,
+        page_size=20,
+        ends_on_or_after=start - timedelta(days=RECENT_DAYS),
+        starts_on_or_before=start - timedelta(days=1),
     )
+    plans: list[JSON] = page["items"]
+    return plans
 
 
-def _unknown_plan(plan_id: str) -> ToolError:
-    return ToolError(
-        f"No meal plan has id '{plan_id}'.",
-        "Use a plan_id from plan_week_meals, or read your plans as meal-plan:// resources.",
+def _plan_summary(plan: JSON, schedule: list[JSON], coverage: float, limit: int | None) -> str:
+    shown = schedule[:7]
+    lines = "; ".join(f"{d['weekday'][:3]} {d['title']}" for d in shown)
+    more = f" and {len(schedule) - len(shown)} more" if len(schedule) > len(shown) else ""
+    text = (
+        f"Planned {plural(len(schedule), 'dinner')} from {day_text(schedule[0]['date'])} in "
+        f"plan {plan['id']}: {lines}{more}. Your pantry covers {round(coverage * 100)}% of "
+        "the measured ingredients"
     )
+    if limit:
+        text += f"; weeknight dinners take at most {limit} minutes"
+    return text + ". get_shopping_list gives what to buy; add_recipe_to_plan changes a day."
 
 
 async def add_recipe_to_plan(client: PantryClient, user: str, args: dict[str, Any]) -> JSON:
-    plan_id, recipe_id, day = args["plan_id"], args["recipe_id"], args["day"]
+    recipe_id, on = args["recipe_id"], date.fromisoformat(args["date"])
     slot = args.get("meal_slot", "dinner")
-    try:
-        plan = await client.get_plan(user, plan_id)
-    except PantryNotFound:
-        raise _unknown_plan(plan_id) from None
-    length = len(plan["days"])
-    if day > length:
-        raise ToolError(
-            f"Day {day} is outside plan {plan_id}, which has {plural(length, 'day')} "
-            f"({plan['start_date']} to {plan['end_date']}).",
-            f"Use a day from 1 to {length} (day 1 is {plan['start_date']}).",
-        )
-    existing = any(
-        entry["recipe_id"] == recipe_id and entry["slot"] == slot
-        for entry in plan["days"][day - 1]["entries"]
-    )
+    if args.get("plan_id"):
+        plan = await plan_by_id(client, user, args["plan_id"])
+        if not covers(plan, on):
+            raise ToolError(
+                f"{day_text(on)} is outside plan {plan['id']} ({span_text(plan)}).",
+                "Use a date inside the plan, or leave plan_id out to use the plan that "
+                "covers the date.",
+            )
+    else:
+        plan = await plan_by_id(client, user, (await plan_covering(client, user, on))["id"])
+    day = (on - date.fromisoformat(plan["start_date"])).days + 1
+    in_slot = [entry for entry in plan["days"][day - 1]["entries"] if entry["slot"] == slot]
+    existing = any(entry["recipe_id"] == recipe_id for entry in in_slot)
+    beside = [entry["recipe_title"] for entry in in_slot if entry["recipe_id"] != recipe_id]
     try:
         entry = await client.add_plan_entry(
             user,
-            plan_id,
+            plan["id"],
             {"recipe_id": recipe_id, "day": day, "slot": slot},
             idempotency_key=call_key("plan-entry"),
         )
@@ -160,9 +179,15 @@ async def add_recipe_to_plan(client: PantryClient, user: str, args: dict[str, An
             f"No recipe has id '{recipe_id}'.", "Find recipe ids with search_recipes."
         ) from None
     state = "already" if existing else "now"
+    summary = (
+        f"{entry['recipe_title']} is {state} {slot} on {day_text(entry['date'])} "
+        f"in plan {plan['id']} ({span_text(plan)})."
+    )
+    if beside:  # the tools add, never remove: say what else that meal holds
+        summary += f" That {slot} also has {join_names(beside)}."
     return {
-        "summary": f"{entry['recipe_title']} is {state} {slot} on day {day} "
-        f"({entry['date']}) of plan {plan_id}.",
+        "summary": summary,
+        "plan_id": plan["id"],
         "entry_id": entry["id"],
         "date": entry["date"],
         "title": entry["recipe_title"],
@@ -171,12 +196,22 @@ async def add_recipe_to_plan(client: PantryClient, user: str, args: dict[str, An
 
 
 async def get_shopping_list(client: PantryClient, user: str, args: dict[str, Any]) -> JSON:
-    plan_id = args["plan_id"]
     exclude_pantry: bool = args.get("exclude_pantry", True)
-    try:
-        shopping = await client.get_shopping_list(user, plan_id)
-    except PantryNotFound:
-        raise _unknown_plan(plan_id) from None
+    on = date.fromisoformat(args["date"]) if args.get("date") else None
+    if args.get("plan_id"):
+        # One call: the list names its plan's dates (and a half-open circuit lets only
+        # one trial call through, so a tool must not need two at once to answer).
+        shopping = await _shopping_list(client, user, args["plan_id"])
+        if on is not None and not covers(shopping, on):
+            raise ToolError(
+                f"{day_text(on)} is outside plan {shopping['plan_id']} ({span_text(shopping)}).",
+                "Give plan_id or date, not both; date alone finds the plan that covers it.",
+            )
+    else:
+        plan = await (
+            plan_covering(client, user, on) if on else current_plan(client, user, date.today())
+        )
+        shopping = await _shopping_list(client, user, plan["id"])
     aisles, skipped = [], []
     for aisle in shopping["aisles"]:
         items = []
@@ -197,25 +232,36 @@ async def get_shopping_list(client: PantryClient, user: str, args: dict[str, Any
             aisles.append({"aisle": aisle["aisle"], "items": items})
     count = sum(len(a["items"]) for a in aisles)
     return {
-        "summary": _shopping_summary(plan_id, aisles, count, skipped, exclude_pantry),
+        "summary": _shopping_summary(shopping, aisles, count, skipped, exclude_pantry),
+        "plan_id": shopping["plan_id"],
+        "start_date": shopping["start_date"],
+        "end_date": shopping["end_date"],
         "aisles": aisles,
         "item_count": count,
         "covered_by_pantry": skipped,
     }
 
 
+async def _shopping_list(client: PantryClient, user: str, plan_id: str) -> JSON:
+    try:
+        return await client.get_shopping_list(user, plan_id)
+    except PantryNotFound:
+        raise unknown_plan(plan_id) from None
+
+
 def _shopping_summary(
-    plan_id: str, aisles: list[JSON], count: int, skipped: list[str], exclude_pantry: bool
+    shopping: JSON, aisles: list[JSON], count: int, skipped: list[str], exclude_pantry: bool
 ) -> str:
+    plan = f"plan {shopping['plan_id']} ({span_text(shopping)})"
     if count == 0 and not skipped:
-        return f"Plan {plan_id} has no recipes yet, so there is nothing to buy."
+        return f"Nothing to buy: {plan} has no recipes yet."
     if count == 0:
-        return f"Your pantry already covers everything plan {plan_id} needs."
+        return f"Nothing to buy: your pantry already covers everything {plan} needs."
     first = aisles[0]["items"][0]
     amount = ", ".join(amount_text(a["quantity"], a["unit"]) for a in first["amounts"])
     text = (
-        f"{plural(count, 'item')} to buy in {plural(len(aisles), 'aisle')} for plan {plan_id} "
-        f"(first: {first['name']}{', ' + amount if amount else ''})."
+        f"{plural(count, 'item')} to buy in {plural(len(aisles), 'aisle')} for {plan}; "
+        f"first: {first['name']}{', ' + amount if amount else ''}."
     )
     if exclude_pantry and skipped:
         text += f" Left off because your pantry has them: {join_names(skipped)}."

@@ -64,7 +64,7 @@ async def _apply(
     client: PantryClient, user: str, change: dict[str, Any], match: JSON | None
 ) -> JSON:
     action, typed = change["action"], change["ingredient"].strip()
-    report: JSON = {"action": action, "ingredient": typed, "ingredient_id": None}
+    report: JSON = {"action": action, "ingredient": typed}
     if match is None:
         return {**report, "status": "failed", "message": f"'{typed}' is not in Pantry's catalog."}
     if not match["exact"]:
@@ -105,12 +105,12 @@ async def _apply(
         }
     now = amount_text(item["quantity"], item["unit"]) if item["quantity"] is not None else "some"
     verb = "added" if action == "add" else "set"
+    amount = {k: item[k] for k in ("quantity", "unit") if item[k] is not None}
     return {
         **report,
         "status": "applied",
         "message": f"{verb} {match['name']}: now {now}",
-        "quantity": item["quantity"],
-        "unit": item["unit"],
+        **amount,
     }
 
 

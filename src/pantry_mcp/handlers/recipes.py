@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pantry_mcp.client import JSON, PantryClient, PantryNotFound
 from pantry_mcp.errors import ToolError
 from pantry_mcp.handlers.common import content_key, gather, join_names, plural, slug
+from pantry_mcp.handlers.menu import Menu, is_weeknight, menu_seed, suits, time_limit
 
 PAGE_SIZE = 10
 
@@ -112,6 +114,7 @@ async def save_recipe(client: PantryClient, user: str, args: dict[str, Any]) -> 
 async def whats_for_dinner(client: PantryClient, user: str, args: dict[str, Any]) -> JSON:
     count = args.get("count", 5)
     asked = list(args.get("dietary") or [])
+    today = date.today()
     preferences, page = await gather(
         lambda: client.get_preferences(user),
         lambda: client.search_recipes(
@@ -120,52 +123,52 @@ async def whats_for_dinner(client: PantryClient, user: str, args: dict[str, Any]
             course="main",
             dietary=asked or None,
             max_minutes=args.get("max_minutes"),
+            seed=menu_seed(user, today),  # today's ties in today's order: new ideas daily
             page_size=50,
         ),
     )
-    standing = set(preferences["dietary"])
-    disliked = [name.lower() for name in preferences["disliked"]]
-    picks = []
-    for hit in page["items"]:
-        if not standing <= set(hit["dietary"]):
-            continue
-        names = [line["name"].lower() for line in hit["ingredients"]]
-        if any(d in name for d in disliked for name in names):
-            continue
-        picks.append(
-            {
-                "recipe_id": hit["id"],
-                "title": hit["title"],
-                "total_minutes": hit["total_minutes"],
-                "pantry_coverage": hit["pantry_coverage"],
-                "missing": [line["name"] for line in hit["ingredients"] if not line["in_pantry"]],
-            }
-        )
-        if len(picks) == count:
+    saved: int | None = preferences.get("max_weeknight_minutes")
+    limit = time_limit(today, saved, args.get("max_minutes"))
+    menu = Menu([hit for hit in page["items"] if suits(hit, preferences)])
+    for _ in range(count):
+        if menu.pick(limit, weeknight=is_weeknight(today)) is None:
             break
-    return {"summary": _dinner_summary(picks, args), "suggestions": picks}
+    picks = [
+        {
+            "recipe_id": hit["id"],
+            "title": hit["title"],
+            "total_minutes": hit["total_minutes"],
+            "pantry_coverage": hit["pantry_coverage"],
+            "missing": [line["name"] for line in hit["ingredients"] if not line["in_pantry"]],
+        }
+        for hit in menu.picks
+    ]
+    weeknight = limit if limit and not args.get("max_minutes") else None
+    return {"summary": _dinner_summary(picks, args, weeknight), "suggestions": picks}
 
 
-def _dinner_summary(picks: list[JSON], args: dict[str, Any]) -> str:
+def _dinner_summary(picks: list[JSON], args: dict[str, Any], weeknight: int | None) -> str:
     if not picks:
-        limit = f" within {args['max_minutes']} minutes" if args.get("max_minutes") else ""
+        minutes = args.get("max_minutes") or weeknight
+        limit = f" within {minutes} minutes" if minutes else ""
         return (
             f"No recipe fits{limit} with these dietary needs and dislikes. "
             "Allow more time or fewer dietary filters."
         )
     best = picks[0]
+    within = f" All within your weeknight limit of {weeknight} minutes." if weeknight else ""
     if best["pantry_coverage"] == 0:
         return (
             f"{plural(len(picks), 'idea')}, but your pantry covers none of them; "
             "tell me what you have (update_pantry) for better matches. "
-            f"First: {best['title']} ({best['total_minutes']} min)."
+            f"First: {best['title']} ({best['total_minutes']} min).{within}"
         )
     missing = best["missing"]
     need = f"you need {join_names(missing, 4)}" if missing else "you have everything"
     return (
         f"Best match: {best['title']} ({best['total_minutes']} min): your pantry covers "
         f"{round(best['pantry_coverage'] * 100)}% and {need}. "
-        f"{plural(len(picks) - 1, 'more suggestion')} ranked by pantry coverage."
+        f"{plural(len(picks) - 1, 'more suggestion')} ranked by pantry coverage.{within}"
     )
 
 

@@ -97,7 +97,9 @@ async def read_plan(client: PantryClient, user: str, plan_id: str) -> str:
         plan = await client.get_plan(user, plan_id)
     except PantryNotFound:
         raise ResourceNotFound(
-            f"No meal plan has id '{plan_id}'.", "plan_week_meals creates a plan."
+            f"No meal plan has id '{plan_id}'.",
+            "get_shopping_list with no arguments names your current plan; plan_week_meals "
+            "creates one.",
         ) from None
     return render_plan(plan)
 
