@@ -1,7 +1,7 @@
 """A pytest plugin that counts what the reliability tests throw at pantry-mcp.
 
     PYTHONPATH=scripts .venv/bin/pytest -q -p count_faults_and_inputs \\
-        tests/e2e/test_faults.py tests/e2e/test_hostile_input.py
+        tests/e2e/test_faults.py tests/e2e/test_hostile_input.py tests/e2e/test_below_schema.py
 
 prints, at the end, the faults the fault proxy injected (by kind) among the upstream
 requests it saw, and the hostile inputs tried (MCP calls, raw JSON-RPC bodies, HTTP
@@ -20,7 +20,7 @@ counts: collections.Counter[str] = collections.Counter()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from tests.e2e import test_faults, test_hostile_input
+    from tests.e2e import test_below_schema, test_faults, test_hostile_input
 
     pick = test_faults.FaultProxy._pick
 
@@ -51,6 +51,23 @@ def pytest_configure(config: pytest.Config) -> None:
         return found
 
     test_hostile_input.http_cases = counted_cases
+
+    # below the schema (a class of its own): raw bodies by kind, and GETs with Last-Event-ID
+    send = test_below_schema.send
+
+    async def counted_send(http: Any, url: str, era: str, case: Any) -> list[str]:
+        counts["below-schema HTTP request"] += 1
+        return await send(http, url, era, case)
+
+    test_below_schema.send = counted_send
+    get_cases = test_below_schema.get_cases
+
+    def counted_get_cases() -> Any:
+        found = list(get_cases())
+        counts["below-schema HTTP request"] += len(found)
+        return iter(found)
+
+    test_below_schema.get_cases = counted_get_cases
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

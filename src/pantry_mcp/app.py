@@ -29,7 +29,8 @@ from pantry_mcp.handlers import TOOLS
 from pantry_mcp.jsonrpc_guard import JsonRpcGuard
 from pantry_mcp.metrics import CONTENT_TYPE, Metrics
 from pantry_mcp.registry import Registry
-from pantry_mcp.server import StateSlot, build_server
+from pantry_mcp.resumption import IgnoreLastEventId
+from pantry_mcp.server import StateSlot, build_server, open_sessions
 from pantry_mcp.single_exchange import SingleExchange
 
 access_log = structlog.get_logger("pantry_mcp.access")
@@ -116,6 +117,8 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
         session_idle_timeout=settings.session_idle_timeout,
         max_sessions=settings.max_sessions,
     )
+    if settings.stateful:
+        metrics.watch_sessions(lambda: open_sessions(manager))
     issuer_http = httpx2.AsyncClient(headers={"Accept": "application/json"})
     middleware = [
         Middleware(RequestContext, metrics=metrics),
@@ -150,6 +153,7 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
         )
         routes += discovery_routes(settings.auth, issuer_http)
     middleware.append(guard)  # innermost: after the bearer check, right before the SDK
+    middleware.append(Middleware(IgnoreLastEventId, path=MCP_PATH))
 
     async def metrics_page(_: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)

@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.types import Message, Receive, Scope
 
+from pantry_mcp.strict_json import INVALID_REQUEST, PARSE_ERROR, Refusal, decode
+
 MAX_BODY = 1024 * 1024  # JSON-RPC messages are small; anything larger is refused with 413
 
 
-_PARSED = "pantry.parsed_body"  # scope key: (body, its JSON) from the first middleware to parse it
+_PARSED = "pantry.parsed_body"  # scope key: (body, its JSON, why it is refused) of the first parse
 NOT_JSON = object()  # what ``parsed`` gives for a body that is not JSON
 
 
-def parsed(scope: Scope, body: bytes) -> Any:
-    """``body`` as JSON (NOT_JSON if it is not), parsed once per request however many
-    middlewares ask. RecursionError propagates: the caller decides what nesting means."""
+def _decoded(scope: Scope, body: bytes) -> tuple[Any, Refusal | None]:
+    """``body`` decoded and checked once per request however many middlewares ask."""
     cached = scope.get(_PARSED)
     if cached is not None and cached[0] == body:  # a memcmp, far cheaper than a parse
-        return cached[1]
-    try:
-        message = json.loads(body)
-    except ValueError:
+        return cached[1], cached[2]
+    message, refused = decode(body)
+    if refused is not None and refused.code in (PARSE_ERROR, INVALID_REQUEST) and message is None:
         message = NOT_JSON
-    scope[_PARSED] = (body, message)
-    return message
+    scope[_PARSED] = (body, message, refused)
+    return message, refused
+
+
+def parsed(scope: Scope, body: bytes) -> Any:
+    """``body`` as JSON (NOT_JSON if it is not)."""
+    return _decoded(scope, body)[0]
+
+
+def refusal(scope: Scope, body: bytes) -> Refusal | None:
+    """Why the body must be refused below any schema (``strict_json``), or None."""
+    return _decoded(scope, body)[1]
 
 
 async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:

@@ -86,12 +86,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _stdio(_: argparse.Namespace, settings: Settings) -> int:
-    from mcp.server.stdio import stdio_server
-
     from pantry_mcp.client import PantryClient
     from pantry_mcp.handlers import TOOLS
     from pantry_mcp.registry import Registry
     from pantry_mcp.server import build_server
+    from pantry_mcp.stdio import checked_stdio
 
     configure_logging(settings.log_format, settings.log_level, stream=sys.stderr)
 
@@ -101,7 +100,7 @@ def _stdio(_: argparse.Namespace, settings: Settings) -> int:
         )
         server = build_server(settings, Registry(TOOLS), client)
         try:
-            async with stdio_server() as (read_stream, write_stream):
+            async with checked_stdio() as (read_stream, write_stream):
                 await server.run(read_stream, write_stream, server.create_initialization_options())
         finally:
             await client.aclose()

@@ -1,20 +1,25 @@
 """Refuse malformed JSON-RPC before the SDK sees it, with a plain JSON-RPC error.
 
 On the 2025-11-25 transport the SDK answers such messages with pydantic's own text, and
-takes a request whose id is null or an object for a notification. JSON that does not parse
-is left to the SDK, whose parse error is already clean.
+takes a request whose id is null or an object for a notification. Below any schema, the
+body must be JSON a server can keep (``strict_json``: valid Unicode, finite numbers, each
+key once, bounded nesting). Every refusal is a JSON-RPC error object (``id: null`` when the
+request id is unknown), also for a body over the size limit (HTTP 413).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pantry_mcp.asgi_body import MAX_BODY, NOT_JSON, parsed, read_body, replay
+from pantry_mcp.asgi_body import MAX_BODY, parsed, read_body, refusal, replay
+from pantry_mcp.strict_json import INVALID_REQUEST, Refusal
 
-INVALID_REQUEST = -32600
+_HANDSHAKE = {version.encode() for version in HANDSHAKE_PROTOCOL_VERSIONS}
 
 
 def problem(message: Any) -> str | None:
@@ -48,18 +53,34 @@ class JsonRpcGuard:
             return
         body, too_large = await read_body(receive, MAX_BODY)
         if too_large:
-            await JSONResponse({"error": "payload_too_large"}, 413)(scope, receive, send)
+            limit = f"Invalid Request: the body is larger than {MAX_BODY // 1024} KiB"
+            await _refuse(scope, receive, send, Refusal(INVALID_REQUEST, limit), 413)
             return
-        try:
+        refused = refusal(scope, body)
+        if refused is None:
             message = parsed(scope, body)
-            # not JSON at all: the SDK's parse error says so
-            wrong = None if message is NOT_JSON else problem(message)
-        except RecursionError:
-            wrong = "the JSON is nested too deeply"
-        if wrong is not None:
-            error = {"code": INVALID_REQUEST, "message": f"Invalid Request: {wrong}"}
-            await JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, 400)(
-                scope, receive, send
-            )
+            wrong = problem(message)
+            if wrong is not None:
+                refused = Refusal(INVALID_REQUEST, f"Invalid Request: {wrong}")
+        if refused is not None:
+            await _refuse(scope, receive, send, refused, _status(scope, refused))
             return
         await self.app(scope, replay(body, receive), send)
+
+
+def _status(scope: Scope, refused: Refusal) -> int:
+    """As the SDK answers: on 2025-11-25 an error about a known request is a normal answer
+    (200), one it cannot tie to a request is 400; 2026-07-28 maps codes to statuses."""
+    modern = any(
+        key == b"mcp-protocol-version" and value not in _HANDSHAKE
+        for key, value in scope["headers"]
+    )
+    if not modern and refused.request_id is not None:
+        return 200
+    return ERROR_CODE_HTTP_STATUS.get(refused.code, 400)
+
+
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, refused: Refusal, status: int
+) -> None:
+    await JSONResponse(refused.response(), status)(scope, receive, send)

@@ -2,15 +2,15 @@
 
 What operators watch: HTTP requests by route and status; MCP requests and tool calls by
 name and outcome, with latency histograms; upstream Pantry calls by path template and
-status; authentication failures by reason.
+status; authentication failures by reason; stateful sessions open (in the stateful mode).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from pantry_mcp.client import UpstreamCall
 
@@ -86,6 +86,15 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+
+    def watch_sessions(self, count: Callable[[], int]) -> None:
+        """Report the stateful sessions open now, read from ``count`` at every scrape."""
+        sessions = Gauge(
+            "pantry_mcp_sessions_open",
+            "Stateful 2025-11-25 sessions open now (each holds memory until it ends or idles out).",
+            registry=self.registry,
+        )
+        sessions.set_function(count)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, remembered: every label here comes from a closed set

@@ -18,6 +18,7 @@ from typing import Any
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
 
@@ -307,3 +308,11 @@ async def _complete(ctx: Context, params: types.CompleteRequestParams) -> list[s
     except PantryError as error:
         raise _upstream_failure(error) from None
     return []
+
+
+def open_sessions(manager: StreamableHTTPSessionManager) -> int:
+    """Stateful sessions the SDK holds now. The manager has no public count, so this reads
+    its private session table: the one place we do, guarded by
+    ``tests/pantry_mcp/test_sdk_seams.py``, which fails if an SDK release renames it."""
+    table: dict[str, Any] = manager._server_instances
+    return len(table)

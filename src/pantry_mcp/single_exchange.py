@@ -146,10 +146,7 @@ class SingleExchange:
             await self.sdk_app(scope, receive, send)
             return
         body, too_large = await read_body(receive, MAX_BODY)
-        try:
-            message = NOT_JSON if too_large else parsed(scope, body)
-        except RecursionError:
-            message = NOT_JSON
+        message = NOT_JSON if too_large else parsed(scope, body)
         if _lone_request(message):
             route = self._legacy_route(version) if legacy else self._modern_route(pairs, message)
             if route is not None:

@@ -698,6 +698,13 @@ async def test_hostile_http_requests_get_4xx_or_jsonrpc_errors(
             )
         assert response.status_code == 413, (response.status_code, response.text[:300])
         assert_no_leak(response.text, "huge body")
+        refusal = response.json()  # a JSON-RPC client can read it as an error
+        assert (refusal["jsonrpc"], refusal["id"], refusal["error"]["code"]) == (
+            "2.0",
+            None,
+            -32600,
+        )
+        assert "larger than" in refusal["error"]["message"]
         # still serving
         ok = await http.post(
             url,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -67,3 +68,24 @@ async def test_refused_tokens_are_counted_by_reason(mcp_server: McpServerFactory
         samples = await scrape(url)
     assert value(samples, "pantry_mcp_auth_failures_total", reason="missing_token") == 1
     assert value(samples, "pantry_mcp_auth_failures_total", reason="invalid_token") == 1
+
+
+async def test_open_stateful_sessions_are_a_gauge(mcp_server: McpServerFactory) -> None:
+    url = mcp_server(PANTRY_MCP_STATEFUL="true")
+    assert value(await scrape(url), "pantry_mcp_sessions_open") == 0
+    async with Client(url, mode="legacy") as staying:
+        await staying.list_tools()
+        async with Client(url, mode="legacy") as leaving:
+            await leaving.list_tools()
+            assert value(await scrape(url), "pantry_mcp_sessions_open") == 2
+        # the client ended its session (DELETE); the SDK discards it as that request ends
+        with anyio.fail_after(10):
+            while True:  # bounded poll
+                if value(await scrape(url), "pantry_mcp_sessions_open") == 1:
+                    break
+                await anyio.sleep(0.05)
+
+
+async def test_the_stateless_default_has_no_session_gauge(mcp_server: McpServerFactory) -> None:
+    samples = await scrape(mcp_server())
+    assert not any(name == "pantry_mcp_sessions_open" for name, _ in samples)

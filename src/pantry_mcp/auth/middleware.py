@@ -133,10 +133,7 @@ class BearerAuth:
     def _needed_scopes(self, asgi_scope: Scope, body: bytes) -> set[str]:
         """pantry:read for anything; pantry:write too for a call to a tool that writes."""
         needed = {READ_SCOPE}
-        try:
-            message: Any = parsed(asgi_scope, body) if body else None
-        except RecursionError:
-            return needed  # nested too deeply: the JSON-RPC guard refuses it next
+        message: Any = parsed(asgi_scope, body) if body else None
         if message is NOT_JSON:
             return needed  # not JSON: the MCP layer answers with a parse error
         for item in message if isinstance(message, list) else [message]:
