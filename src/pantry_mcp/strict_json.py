@@ -2,15 +2,15 @@
 
 JSON allows texts that are not data a server can keep or pass on: strings with lone
 surrogate escapes ("\\ud800" is valid JSON but no valid Unicode, so it cannot be encoded
-as UTF-8 to reach Pantry or a log), the literals NaN and Infinity (Python's json module
-takes them; JSON does not define them), numbers that overflow to infinity (1e400), objects
-that repeat a key (which value is meant?), and nesting deep enough to exhaust a recursive
-validator. Every JSON-RPC message is checked here once, on every transport, and a bad one is
+as UTF-8 to reach Pantry or a log) or a NUL character (which no stored text may hold), the
+literals NaN and Infinity (Python's json module takes them; JSON does not define them),
+numbers that overflow to infinity (1e400), objects that repeat a key (which value is
+meant?), and nesting deep enough to exhaust a recursive validator. Every JSON-RPC message is checked here once, on every transport, and a bad one is
 refused with a JSON-RPC error that names where the problem is (``params.arguments.query``),
 before any handler runs.
 
-``decode`` parses a body and checks it; ``find_problem`` checks an already parsed value
-(the stdio transport's parser, which keeps the last of repeated keys, cannot tell them).
+``decode`` parses a body (an HTTP POST, a stdio line) and checks it; ``find_problem``
+checks an already parsed value.
 """
 
 from __future__ import annotations
@@ -142,13 +142,22 @@ def _is_text(value: str) -> bool:
     return True
 
 
+def _text_problem(value: str) -> str | None:
+    if not _is_text(value):
+        return _LONE_SURROGATE
+    if "\x00" in value:  # valid JSON and Unicode, but no text Pantry keeps can hold it
+        return "holds a NUL character (\\u0000), which no text here may contain"
+    return None
+
+
 _LONE_SURROGATE = "is not valid Unicode (it holds a lone surrogate escape such as \\ud800)"
 
 
 def _walk(value: Any, depth: int) -> tuple[list[str], str] | None:
     """(path, problem) of the first problem found, depth first; None when all is well."""
     if isinstance(value, str):
-        return None if _is_text(value) else ([], _LONE_SURROGATE)
+        problem = _text_problem(value)
+        return None if problem is None else ([], problem)
     if isinstance(value, float):
         if isinstance(value, _NonFinite):
             return [], f"is {value.text}, which JSON numbers cannot be; send a finite number"
@@ -159,8 +168,9 @@ def _walk(value: Any, depth: int) -> tuple[list[str], str] | None:
         if isinstance(value, _Repeated):
             return [], f"names the key {value.repeated!r} twice; send each key once"
         for key, item in value.items():
-            if not _is_text(key):
-                return [_label(key)], "is a key that " + _LONE_SURROGATE
+            problem = _text_problem(key)
+            if problem is not None:
+                return [_label(key)], "is a key that " + problem
             found = _walk(item, depth + 1)
             if found is not None:
                 found[0].insert(0, key)
