@@ -55,8 +55,12 @@ class KnownUsers:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         user = scope.get("state", {}).get("user") if scope["type"] == "http" else None
         if user is not None and user not in self.seen:
-            async with self.db.write() as conn:
-                await ensure_user(conn, user)
+            try:
+                async with self.db.write() as conn:
+                    await ensure_user(conn, user)
+            except ApiError as error:  # outside the routes: render it here (a busy database)
+                await error.response()(scope, receive, send)
+                return
             self.seen[user] = None
             if len(self.seen) > self.MAX_REMEMBERED:
                 self.seen.popitem(last=False)
@@ -92,7 +96,7 @@ async def _server_error(_: Request, exc: Exception) -> Response:
 def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
     if not settings.service_token:
         raise ValueError("a service token is required to build the app")
-    database = db or Database(settings.database_url)
+    database = db or Database.for_settings(settings)
     # Without a configured secret (the CLI always passes one), sessions last one process.
     login = LoginPage(
         settings, database, session_secret=settings.session_secret or secrets.token_urlsafe(32)

@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from pantry_api.config import ConfigError, Settings
+from pantry_api.errors import ServiceUnavailable
 from pantry_api.logs import configure as configure_logging
 from pantry_api.store.db import Database
 from pantry_api.user_commands import add_users_command
@@ -73,13 +74,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:
     async def run() -> list[int]:
-        db = Database(settings.database_url)
+        db = Database.for_settings(settings)
         try:
             return await db.migrate()
         finally:
             await db.close()
 
-    applied = asyncio.run(run())
+    try:
+        applied = asyncio.run(run())
+    except ServiceUnavailable as error:
+        print(f"pantry-api: {error.message}", file=sys.stderr)
+        return 1
     print(f"applied migrations: {applied}" if applied else "database is up to date")
     return 0
 

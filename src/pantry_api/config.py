@@ -19,6 +19,7 @@ DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "pantry-api"
 DEFAULT_WORKOS_API_BASE = "https://api.workos.com"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MIN_SESSION_SECRET_LENGTH = 32
+SQLITE_SYNCHRONOUS = ("full", "normal")
 _PRINTABLE_TOKEN = re.compile(r"^[\x21-\x7e]+$")  # visible ASCII: safe in a header, no spaces
 
 
@@ -41,6 +42,11 @@ class Settings:
     workos_timeout: float = 10.0
     session_secret: str | None = field(default=None, repr=False)
     trusted_proxies: tuple[str, ...] = ()
+    # SQLite only: the longest a request waits for its turn to write (the MCP server gives
+    # up on Pantry after 10 s by default, so a write must give up well before that) ...
+    sqlite_busy_timeout: float = 5.0
+    # ... and PRAGMA synchronous: full survives power loss, normal only a process crash.
+    sqlite_synchronous: str = "full"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +77,12 @@ class Settings:
             workos_timeout=_seconds(env, "PANTRY_API_WORKOS_TIMEOUT", 10.0, low=0.1, high=120.0),
             session_secret=_session_secret(env),
             trusted_proxies=_networks(env, "PANTRY_API_TRUSTED_PROXIES"),
+            sqlite_busy_timeout=_seconds(
+                env, "PANTRY_API_SQLITE_BUSY_TIMEOUT", 5.0, low=0.05, high=60.0
+            ),
+            sqlite_synchronous=_choice(
+                env, "PANTRY_API_SQLITE_SYNCHRONOUS", SQLITE_SYNCHRONOUS, default="full"
+            ),
         )
 
 
@@ -144,6 +156,16 @@ def _seconds(
     if not math.isfinite(value) or not low <= value <= high:
         raise ConfigError(f"{name} must be between {low:g} and {high:g} seconds, got {raw!r}")
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], *, default: str) -> str:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered not in choices:
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, got {raw!r}")
+    return lowered
 
 
 def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -70,6 +70,12 @@ class TooManyRequests(ApiError):
     status, code = 429, "rate_limited"
 
 
+class ServiceUnavailable(ApiError):
+    """503: Pantry could not get to the data in time; nothing was changed, retry later."""
+
+    status, code = 503, "unavailable"
+
+
 def error_response(
     status: int,
     code: str,

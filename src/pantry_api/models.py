@@ -57,6 +57,19 @@ def _iso_date_text(value: object) -> object:
 
 
 QueryDate = Annotated[date, BeforeValidator(_iso_date_text)]
+_WHOLE_NUMBER_TEXT = re.compile(r"0|-?[1-9][0-9]{0,18}")  # 19 digits: past any bound
+
+
+def _whole_number_text(value: object) -> object:
+    """Query integers must be written in plain digits: lax parsing would also take "1.0",
+    "+1", "1_000", " 1", "007" and "-0", which the OpenAPI ``type: integer`` does not mean."""
+    if isinstance(value, str) and not _WHOLE_NUMBER_TEXT.fullmatch(value):
+        raise ValueError("must be a whole number in plain digits (at most 19), e.g. 30")
+    return value
+
+
+# Placed after a Field(...), as WHOLE below, so the bounds still show in the JSON Schema.
+DIGITS = BeforeValidator(_whole_number_text)
 
 
 def trim(text: str) -> str:
@@ -140,7 +153,7 @@ class RecipeSearchQuery(Query):
     q: Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)] | None = Field(
         default=None, description="Free text over title, summary and ingredient names."
     )
-    max_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    max_minutes: Annotated[int, Field(ge=1, le=1440), DIGITS] | None = None
     dietary: list[DietaryTag] = Field(
         default_factory=list, max_length=6, description="Repeat for several; all must hold."
     )
@@ -151,9 +164,9 @@ class RecipeSearchQuery(Query):
         description="relevance: best match first (title order without q); "
         "pantry: recipes your pantry covers most first.",
     )
-    page: Annotated[int, Field(ge=1, le=1000)] = 1
-    page_size: Annotated[int, Field(ge=1, le=50)] = 10
-    seed: Annotated[int, Field(ge=0, le=2_147_483_647)] | None = Field(
+    page: Annotated[int, Field(ge=1, le=1000), DIGITS] = 1
+    page_size: Annotated[int, Field(ge=1, le=50), DIGITS] = 10
+    seed: Annotated[int, Field(ge=0, le=2_147_483_647), DIGITS] | None = Field(
         default=None,
         description="Breaks ties in a stable pseudo-random order for this seed instead of "
         "by title: the same seed gives the same order.",
@@ -259,8 +272,8 @@ class RatingIn(Request):
 class IngredientSearchQuery(Query):
     q: Annotated[str, StringConstraints(max_length=100, pattern=NO_NUL)] | None = None
     aisle: Annotated[str, StringConstraints(max_length=40, pattern=NO_NUL)] | None = None
-    page: Annotated[int, Field(ge=1, le=1000)] = 1
-    page_size: Annotated[int, Field(ge=1, le=100)] = 20
+    page: Annotated[int, Field(ge=1, le=1000), DIGITS] = 1
+    page_size: Annotated[int, Field(ge=1, le=100), DIGITS] = 20
 
 
 class IngredientHit(Response):
@@ -380,8 +393,8 @@ class PlanListQuery(Query):
         default="latest",
         description="latest: latest start date first; earliest: earliest start date first.",
     )
-    page: Annotated[int, Field(ge=1, le=1000)] = 1
-    page_size: Annotated[int, Field(ge=1, le=100)] = 20
+    page: Annotated[int, Field(ge=1, le=1000), DIGITS] = 1
+    page_size: Annotated[int, Field(ge=1, le=100), DIGITS] = 20
 
 
 class PlanIn(Request):

@@ -10,7 +10,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from pantry_api import models
 from pantry_api.middleware import USER_PATTERN
 from pantry_api.routing import Operation, list_fields
-from pantry_api.store.idempotency import MAX_KEY_LENGTH
+from pantry_api.store.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 
 _REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {
@@ -26,6 +26,7 @@ _STATUS_TEXT = {
     415: "Body is not JSON",
     422: "A field is invalid; details name it",
     429: "Too many requests for this user; see Retry-After",
+    503: "The database stayed busy; nothing was changed, retry after Retry-After",
 }
 
 
@@ -102,7 +103,7 @@ def build(operations: list[Operation], *, title: str, version: str) -> dict[str,
                         "type": "string",
                         "minLength": 1,
                         "maxLength": MAX_KEY_LENGTH,
-                        "pattern": r"^[\x20-\x7e]+$",
+                        "pattern": f"^{KEY_PATTERN.pattern}$",
                     },
                 }
             )

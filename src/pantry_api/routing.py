@@ -7,7 +7,6 @@ drive both the Starlette routes and the OpenAPI document, so the two cannot disa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_origin
@@ -19,9 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pantry_api import strict_json
 from pantry_api.errors import BadRequest, Conflict, NotFound, UnsupportedMediaType, ValidationFailed
 from pantry_api.store import idempotency
 from pantry_api.store.db import Database
+from pantry_api.strict_url import check_path, check_query
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 ACTING_USER_HEADER = "x-pantry-user"
@@ -98,7 +99,9 @@ class Router:
         media_type: str = "application/json",
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            standard = {400, 401, 422, 429} | ({404} if path_model else set())
+            # 503: SQLite stayed locked past the busy timeout (any request may write: a
+            # user's first creates them).
+            standard = {400, 401, 422, 429, 503} | ({404} if path_model else set())
             if body is not None:
                 standard |= {413, 415}
             if idempotent:
@@ -143,6 +146,7 @@ def _field_errors(error: ValidationError, where: str) -> list[dict[str, object]]
 
 
 def _parse_query(model: type[BaseModel], request: Request) -> BaseModel:
+    check_query(request)
     multi = list_fields(model)
     raw: dict[str, Any] = {}
     for key in request.query_params:
@@ -158,6 +162,7 @@ def _parse_query(model: type[BaseModel], request: Request) -> BaseModel:
 
 def _parse_path(op: Operation, request: Request) -> BaseModel:
     assert op.path_model is not None
+    check_path(request)
     try:
         return op.path_model.model_validate(request.path_params)
     except ValidationError:
@@ -169,13 +174,13 @@ async def _parse_body(model: type[BaseModel], request: Request) -> tuple[BaseMod
     if content_type != "application/json":
         raise UnsupportedMediaType("Send the body as JSON with Content-Type: application/json.")
     raw = await request.body()
-    try:
-        json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("The request body is not valid JSON.") from None
+    strict_json.decode(raw)  # what JSON allows but Unicode, numbers or the stores do not
     try:
         return model.model_validate_json(raw), raw
     except ValidationError as error:
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            # The strict step let through what pydantic's parser does not: still malformed.
+            raise BadRequest("The request body is not valid JSON.") from None
         raise ValidationFailed(
             "A field of the body is invalid.", details=_field_errors(error, "body")
         ) from None

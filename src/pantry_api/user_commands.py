@@ -19,6 +19,7 @@ import sys
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from pantry_api.config import Settings
+from pantry_api.errors import ServiceUnavailable
 from pantry_api.store import accounts
 from pantry_api.store.accounts import Account, AccountError, InvalidAccount
 from pantry_api.store.db import Database
@@ -72,6 +73,8 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(str(error), 1)
     except IntegrityError:
         return _fail("another account for this email or user was created just now", 1)
+    except ServiceUnavailable as error:
+        return _fail(error.message, 1)
     except (OSError, SQLAlchemyError) as error:
         return _fail(
             f"could not use the database ({type(error).__name__}); check PANTRY_API_DATABASE_URL",
@@ -96,7 +99,7 @@ def _read_password(*, from_stdin: bool) -> str:
 
 
 async def _store(settings: Settings, args: argparse.Namespace, password: str) -> Account:
-    db = Database(settings.database_url)
+    db = Database.for_settings(settings)
     try:
         await db.migrate()
         async with db.write() as conn:

@@ -5,9 +5,9 @@ surrogate escapes ("\\ud800" is valid JSON but no valid Unicode, so it cannot be
 as UTF-8 to reach Pantry or a log) or a NUL character (which no stored text may hold), the
 literals NaN and Infinity (Python's json module takes them; JSON does not define them),
 numbers that overflow to infinity (1e400), objects that repeat a key (which value is
-meant?), and nesting deep enough to exhaust a recursive validator. Every JSON-RPC message is checked here once, on every transport, and a bad one is
-refused with a JSON-RPC error that names where the problem is (``params.arguments.query``),
-before any handler runs.
+meant?), and nesting deep enough to exhaust a recursive validator. Every JSON-RPC message
+is checked here once, on every transport, and a bad one is refused with a JSON-RPC error
+that names where the problem is (``params.arguments.query``), before any handler runs.
 
 ``decode`` parses a body (an HTTP POST, a stdio line) and checks it; ``find_problem``
 checks an already parsed value.

@@ -1,4 +1,4 @@
-"""Settings of the sign-in page: defaults, and one clear line for a bad value."""
+"""Settings: defaults, and one clear line for a bad value."""
 
 from __future__ import annotations
 
@@ -17,6 +17,20 @@ def test_sign_in_is_off_until_a_workos_key_is_set() -> None:
     assert settings.session_secret is None
     assert settings.trusted_proxies == ()
     assert settings.demo_account is True
+
+
+def test_sqlite_waits_5_s_for_the_lock_and_syncs_fully_by_default() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.sqlite_busy_timeout == 5.0
+    assert settings.sqlite_synchronous == "full"
+    tuned = Settings.from_env(
+        {
+            **BASE,
+            "PANTRY_API_SQLITE_BUSY_TIMEOUT": "2.5",
+            "PANTRY_API_SQLITE_SYNCHRONOUS": "NORMAL",
+        }
+    )
+    assert (tuned.sqlite_busy_timeout, tuned.sqlite_synchronous) == (2.5, "normal")
 
 
 def test_secrets_stay_out_of_the_settings_repr() -> None:
@@ -44,6 +58,11 @@ def test_secrets_stay_out_of_the_settings_repr() -> None:
         ("PANTRY_API_SESSION_SECRET", "too-short", "at least 32 characters"),
         ("PANTRY_API_TRUSTED_PROXIES", "10.0.0.1, nginx", "IP addresses or networks"),
         ("PANTRY_API_DEMO_ACCOUNT", "maybe", "true or false"),
+        ("PANTRY_API_SQLITE_BUSY_TIMEOUT", "soon", "number of seconds"),
+        ("PANTRY_API_SQLITE_BUSY_TIMEOUT", "0", "between 0.05 and 60"),
+        ("PANTRY_API_SQLITE_BUSY_TIMEOUT", "inf", "between 0.05 and 60"),
+        ("PANTRY_API_SQLITE_SYNCHRONOUS", "off", "full or normal"),
+        ("PANTRY_API_SQLITE_SYNCHRONOUS", "extra", "full or normal"),
     ],
 )
 def test_a_bad_value_names_the_setting(name: str, value: str, message: str) -> None:

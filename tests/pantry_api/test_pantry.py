@@ -113,3 +113,45 @@ async def test_concurrent_adds_to_one_item_lose_no_update(client: httpx2.AsyncCl
             group.start_soon(add)
     item = (await client.get("/pantry", params={"q": "rice"})).json()["items"]
     assert [(i["ingredient_id"], i["quantity"]) for i in item] == [("rice", 200.0)]
+
+
+async def test_concurrent_first_adds_merge_like_sequential_ones(
+    make_client: ClientFactory,
+) -> None:
+    """Many first adds of one ingredient at once: one creates it, the rest add to it, no 409."""
+    client = make_client()
+    await client.get("/users/me")  # the user exists before the race starts
+    foods, writers, keyed = ("chickpea", "pea", "peanut-butter"), 16, 4
+
+    async def add(food: str, n: int) -> httpx2.Response:
+        # Some carry an Idempotency-Key: keyed adds must merge the same way.
+        headers = {"Idempotency-Key": f"first-add-{food}-{n}"} if n < keyed else {}
+        return await client.post(
+            "/pantry/items",
+            json={"ingredient_id": food, "quantity": 1, "unit": "g"},
+            headers=headers,
+        )
+
+    answers: dict[str, list[int]] = {food: [] for food in foods}
+
+    async def run(food: str, n: int) -> None:
+        response = await add(food, n)
+        assert response.status_code in (200, 201), response.text
+        answers[food].append(response.status_code)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            for n in range(writers):
+                for food in foods:
+                    group.start_soon(run, food, n)
+    for food in foods:
+        assert sorted(answers[food]) == [200] * (writers - 1) + [201]
+    items = (await client.get("/pantry")).json()["items"]
+    assert sorted((i["ingredient_id"], i["quantity"], i["unit"]) for i in items) == [
+        (food, float(writers), "g") for food in sorted(foods)
+    ]
+    # A keyed add sent again replays its first answer and adds nothing more.
+    replay = await add("pea", 0)
+    assert replay.headers["idempotent-replayed"] == "true"
+    again = (await client.get("/pantry", params={"q": "pea"})).json()["items"]
+    assert {i["ingredient_id"]: i["quantity"] for i in again}["pea"] == float(writers)

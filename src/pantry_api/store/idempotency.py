@@ -7,6 +7,7 @@ transaction as the change it describes: either both exist or neither does.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,7 @@ from pantry_api.store.tables import idempotency_keys
 
 KEY_LIFETIME = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+KEY_PATTERN = re.compile(r"[\x20-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,11 @@ class StoredAnswer:
 
 
 def check_key(key: str) -> None:
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+    # Visible ASCII and spaces, as the OpenAPI document says: header bytes arrive decoded
+    # as Latin-1, so anything else is bytes the caller did not mean as text.
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not KEY_PATTERN.fullmatch(key):
         raise BadRequest(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
             details={"header": "Idempotency-Key"},
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Row, Select, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pantry_api import models
@@ -80,36 +81,16 @@ async def add(
                 {"field": "body.ingredient_id", "problem": "unknown; search GET /ingredients?q="}
             ],
         )
-    # FOR UPDATE: on PostgreSQL two concurrent adds to one item must not both read the old
-    # quantity (SQLite's BEGIN IMMEDIATE already lets only one writer in at a time).
-    existing = (
-        await conn.execute(
-            select(pantry_items)
-            .where(
-                pantry_items.c.user_id == user, pantry_items.c.ingredient_id == data.ingredient_id
-            )
-            .with_for_update()
-        )
-    ).first()
+    existing = await _locked_item(conn, user, data.ingredient_id)
     if existing is None:
-        count = await conn.execute(
-            select(pantry_items.c.ingredient_id)
-            .where(pantry_items.c.user_id == user)
-            .limit(MAX_ITEMS)
-        )
-        if len(count.all()) >= MAX_ITEMS:
-            raise Conflict(f"The pantry already holds {MAX_ITEMS} items; remove some first.")
-        await conn.execute(
-            pantry_items.insert().values(
-                user_id=user,
-                ingredient_id=data.ingredient_id,
-                quantity=data.quantity,
-                unit=unit,
-                expires_on=data.expires_on,
-                updated_at=now(),
-            )
-        )
-        return await get_item(conn, user, data.ingredient_id), True
+        await _check_room(conn, user)
+        if await _insert_new(conn, user, data, unit):
+            return await get_item(conn, user, data.ingredient_id), True
+        # A concurrent first add inserted it since we looked (on PostgreSQL our insert
+        # waited for that one to commit): add to its row, as a later add would.
+        existing = await _locked_item(conn, user, data.ingredient_id)
+        if existing is None:  # and a concurrent remove took it away again
+            raise Conflict("The item changed while it was being added; send the add again.")
     quantity, kept_unit = _merge(existing.quantity, existing.unit, data.quantity, unit)
     await conn.execute(
         update(pantry_items)
@@ -122,6 +103,45 @@ async def add(
         )
     )
     return await get_item(conn, user, data.ingredient_id), False
+
+
+async def _locked_item(conn: AsyncConnection, user: str, ingredient_id: str) -> Row[Any] | None:
+    """The row, locked: on PostgreSQL two concurrent adds to one item must not both read the
+    old quantity (SQLite's BEGIN IMMEDIATE already lets only one writer in at a time)."""
+    statement = (
+        select(pantry_items)
+        .where(pantry_items.c.user_id == user, pantry_items.c.ingredient_id == ingredient_id)
+        .with_for_update()
+    )
+    return (await conn.execute(statement)).first()
+
+
+async def _check_room(conn: AsyncConnection, user: str) -> None:
+    count = await conn.execute(
+        select(pantry_items.c.ingredient_id).where(pantry_items.c.user_id == user).limit(MAX_ITEMS)
+    )
+    if len(count.all()) >= MAX_ITEMS:
+        raise Conflict(f"The pantry already holds {MAX_ITEMS} items; remove some first.")
+
+
+async def _insert_new(
+    conn: AsyncConnection, user: str, data: models.PantryItemIn, unit: str | None
+) -> bool:
+    """Insert the item unless a row for it exists by now; True when this call inserted it."""
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    statement = (
+        dialect.insert(pantry_items)
+        .values(
+            user_id=user,
+            ingredient_id=data.ingredient_id,
+            quantity=data.quantity,
+            unit=unit,
+            expires_on=data.expires_on,
+            updated_at=now(),
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "ingredient_id"])
+    )
+    return (await conn.execute(statement)).rowcount == 1
 
 
 def _merge(
