@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.responses import JSONResponse
@@ -20,6 +21,7 @@ from pantry_mcp.asgi_body import MAX_BODY, parsed, read_body, refusal, replay
 from pantry_mcp.strict_json import INVALID_REQUEST, Refusal
 
 _HANDSHAKE = {version.encode() for version in HANDSHAKE_PROTOCOL_VERSIONS}
+log = structlog.get_logger("pantry_mcp.mcp")
 
 
 def problem(message: Any) -> str | None:
@@ -83,4 +85,7 @@ def _status(scope: Scope, refused: Refusal) -> int:
 async def _refuse(
     scope: Scope, receive: Receive, send: Send, refused: Refusal, status: int
 ) -> None:
+    # the access line alone would show a 200 for a refused request: say what was refused
+    # (the code and the place; never the value, which the client chose)
+    log.info("jsonrpc_refused", code=refused.code, reason=refused.message[:200], status=status)
     await JSONResponse(refused.response(), status)(scope, receive, send)

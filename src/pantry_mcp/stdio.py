@@ -16,11 +16,14 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any, BinaryIO, cast
 
 import anyio
+import structlog
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp_types import ErrorData, JSONRPCError
 
 from pantry_mcp.strict_json import Refusal, decode
+
+log = structlog.get_logger("pantry_mcp.mcp")
 
 
 class _CheckedLines:
@@ -51,6 +54,7 @@ class _CheckedLines:
             await self._answer(refused)
 
     async def _answer(self, refused: Refusal) -> None:
+        log.info("jsonrpc_refused", code=refused.code, reason=refused.message[:200])
         await self._ready.wait()
         error = ErrorData(code=refused.code, message=refused.message)
         reply = JSONRPCError(jsonrpc="2.0", id=refused.request_id, error=error)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import httpx2
 import pytest
 import structlog
 from mcp import Client
@@ -65,3 +66,28 @@ async def test_a_tool_call_is_one_line_with_its_upstream_calls(
     assert dinner["request_id"] in access
     assert all(r["level"] in {"info", "warning", "error"} for r in records)
     assert "soup" not in json.dumps(calls)  # arguments are never logged
+
+
+async def test_a_refusal_below_the_schema_is_logged_without_its_value(
+    mcp_server: McpServerFactory, json_logs: io.StringIO
+) -> None:
+    url = mcp_server(user="log-user")
+    body = (
+        b'{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"search_recipes",'
+        b'"arguments":{"query":"secret\\ud800"}}}'
+    )
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    async with httpx2.AsyncClient() as http:
+        answer = await http.post(url, content=body, headers=headers)
+    assert answer.json()["error"]["code"] == -32602
+    records = lines(json_logs.getvalue())
+    (refused,) = [r for r in records if r.get("event") == "jsonrpc_refused"]
+    assert refused["code"] == -32602 and refused["status"] == 200
+    assert "params.arguments.query" in refused["reason"]
+    assert "secret" not in json_logs.getvalue()  # the place is logged, never the value
+    (access,) = [r for r in records if r.get("event") == "http_request" and r["path"] == "/mcp"]
+    assert access["request_id"] == refused["request_id"]
