@@ -81,17 +81,24 @@ class Menu:
 
     The rank, most telling first: recently planned recipes last; then pantry coverage in
     fifths, where each earlier pick of the same cuisine counts one fifth less (a third
-    Italian dish must cover clearly more to beat a first Greek one); then, on a weeknight,
+    Italian dish must cover clearly more to beat a first Greek one); then what uses up more
+    of the food about to expire; then, on a weeknight,
     dishes within an hour; then not yesterday's cuisine or main ingredient; then the least
     used cuisine and main ingredient; then Pantry's order.
     """
 
     def __init__(
-        self, pool: Sequence[JSON], *, prefer_pantry: bool = True, avoid: Iterable[str] = ()
+        self,
+        pool: Sequence[JSON],
+        *,
+        prefer_pantry: bool = True,
+        avoid: Iterable[str] = (),
+        use_soon: Iterable[str] = (),
     ) -> None:
         self._pool = list(pool)  # Pantry's order: coverage, then the seeded tie-break
         self._prefer_pantry = prefer_pantry
         self._avoid = set(avoid)  # recently planned: used only when nothing else fits
+        self._use_soon = set(use_soon)  # ingredient ids in the pantry about to expire
         self.picks: list[JSON] = []
         self._cuisines: Counter[str | None] = Counter()
         self._mains: Counter[str | None] = Counter()
@@ -113,6 +120,10 @@ class Menu:
         self._mains[main_ingredient(best)] += 1
         return best
 
+    def uses_soon(self, hit: JSON) -> list[JSON]:
+        """The recipe's ingredient lines that the pantry holds, but not for long."""
+        return [line for line in hit["ingredients"] if line["ingredient_id"] in self._use_soon]
+
     def _rank(self, index: int, hit: JSON, *, weeknight: bool) -> tuple[int, ...]:
         previous = self.picks[-1] if self.picks else None
         cuisine, main = hit.get("cuisine"), main_ingredient(hit)
@@ -121,6 +132,7 @@ class Menu:
         return (
             hit["id"] in self._avoid,
             used - band,
+            -len(self.uses_soon(hit)),
             weeknight and hit["total_minutes"] > QUICK_MINUTES,
             previous is not None and cuisine is not None and cuisine == previous.get("cuisine"),
             previous is not None and main is not None and main == main_ingredient(previous),

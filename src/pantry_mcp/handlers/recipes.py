@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pantry_mcp.client import JSON, PantryClient, PantryNotFound
@@ -115,7 +115,7 @@ async def whats_for_dinner(client: PantryClient, user: str, args: dict[str, Any]
     count = args.get("count", 5)
     asked = list(args.get("dietary") or [])
     today = date.today()
-    preferences, page = await gather(
+    preferences, page, pantry = await gather(
         lambda: client.get_preferences(user),
         lambda: client.search_recipes(
             user,
@@ -126,10 +126,12 @@ async def whats_for_dinner(client: PantryClient, user: str, args: dict[str, Any]
             seed=menu_seed(user, today),  # today's ties in today's order: new ideas daily
             page_size=50,
         ),
+        lambda: client.list_pantry(user),
     )
     saved: int | None = preferences.get("max_weeknight_minutes")
     limit = time_limit(today, saved, args.get("max_minutes"))
-    menu = Menu([hit for hit in page["items"] if suits(hit, preferences)])
+    soon = _use_soon(pantry["items"], today)
+    menu = Menu([hit for hit in page["items"] if suits(hit, preferences)], use_soon=soon)
     for _ in range(count):
         if menu.pick(limit, weeknight=is_weeknight(today)) is None:
             break
@@ -143,8 +145,26 @@ async def whats_for_dinner(client: PantryClient, user: str, args: dict[str, Any]
         }
         for hit in menu.picks
     ]
+    using = menu.uses_soon(menu.picks[0]) if menu.picks else []
     weeknight = limit if limit and not args.get("max_minutes") else None
-    return {"summary": _dinner_summary(picks, args, weeknight), "suggestions": picks}
+    summary = _dinner_summary(picks, args, weeknight)
+    if using:
+        named = [f"{line['name']} (use by {soon[line['ingredient_id']]})" for line in using]
+        summary += f" {picks[0]['title']} uses up your {join_names(named, 3)}."
+    return {"summary": summary, "suggestions": picks}
+
+
+USE_SOON_DAYS = 3  # food expiring today or within this many days is worth cooking first
+
+
+def _use_soon(items: list[JSON], today: date) -> dict[str, str]:
+    """Ingredient id: expiry date, for what the pantry holds that expires within days."""
+    horizon = today + timedelta(days=USE_SOON_DAYS)
+    return {
+        item["ingredient_id"]: item["expires_on"]
+        for item in items
+        if item.get("expires_on") and today <= date.fromisoformat(item["expires_on"]) <= horizon
+    }
 
 
 def _dinner_summary(picks: list[JSON], args: dict[str, Any], weeknight: int | None) -> str:
@@ -168,7 +188,7 @@ def _dinner_summary(picks: list[JSON], args: dict[str, Any], weeknight: int | No
     return (
         f"Best match: {best['title']} ({best['total_minutes']} min): your pantry covers "
         f"{round(best['pantry_coverage'] * 100)}% and {need}. "
-        f"{plural(len(picks) - 1, 'more suggestion')} ranked by pantry coverage.{within}"
+        f"{plural(len(picks) - 1, 'more suggestion')} ranked by pantry coverage and varied.{within}"
     )
 
 

@@ -139,3 +139,12 @@ def test_time_limit_asked_now_else_saved_on_weeknights() -> None:
     assert time_limit(friday, None) is None
     assert time_limit(saturday, 30, asked=20) == 20
     assert time_limit(friday, 30, asked=60) == 60  # the person asked for more tonight
+
+
+def test_among_equals_what_uses_up_expiring_food_goes_first() -> None:
+    pool = [hit("pasta", coverage=0.5), hit("soup", coverage=0.45, names=("spinach",))]
+    menu = Menu(pool, use_soon={"spinach"})
+    best = menu.pick()
+    assert best == pool[1]
+    assert [line["name"] for line in menu.uses_soon(best)] == ["spinach"]
+    assert Menu(pool).pick() == pool[0]  # nothing expiring: Pantry's order stands

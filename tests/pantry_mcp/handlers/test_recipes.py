@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from pantry_mcp.client import PantryClient
@@ -81,8 +83,25 @@ async def test_dinner_ranks_by_what_the_pantry_covers(
     assert result["suggestions"][0]["pantry_coverage"] == 1
     assert result["summary"].startswith("Best match: Chana Masala")
     coverages = [s["pantry_coverage"] for s in result["suggestions"]]
-    assert coverages == sorted(coverages, reverse=True)
+    assert coverages[0] == max(coverages)
+    # variety may put a new cuisine before a better-covered repeat, never a worse-covered
+    # dish before a better one of its own cuisine (coverage counted in fifths)
+    by_cuisine: dict[str, list[int]] = {}
+    for suggestion in result["suggestions"]:
+        recipe = await pantry_client.get_recipe(user, suggestion["recipe_id"])
+        by_cuisine.setdefault(recipe["cuisine"], []).append(int(suggestion["pantry_coverage"] * 5))
+    assert all(bands == sorted(bands, reverse=True) for bands in by_cuisine.values()), by_cuisine
     assert all(s["missing"] for s in result["suggestions"][1:])
+
+
+async def test_dinner_uses_up_what_expires_first(pantry_client: PantryClient, user: str) -> None:
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    bought = {"action": "add", "ingredient": "spinach", "quantity": 200, "unit": "g"}
+    await update_pantry(pantry_client, user, {"changes": [{**bought, "expires_on": tomorrow}]})
+    result = await whats_for_dinner(pantry_client, user, {"count": 3})
+    best = await pantry_client.get_recipe(user, result["suggestions"][0]["recipe_id"])
+    assert any(line["name"] == "spinach" for line in best["ingredients"]), best["title"]
+    assert f"uses up your spinach (use by {tomorrow})" in result["summary"]
 
 
 async def test_dinner_is_a_main_course_and_honours_preferences(
