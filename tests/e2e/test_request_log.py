@@ -59,6 +59,7 @@ async def test_a_tool_call_is_one_line_with_its_upstream_calls(
     assert {(u["method"], u["path"], u["status"]) for u in dinner["upstream"]} == {
         ("GET", "/users/me/preferences", 200),
         ("GET", "/recipes", 200),
+        ("GET", "/pantry", 200),  # what expires soon
     }
     assert bad["outcome"] == "tool_error"
     assert bad["upstream"] == []
