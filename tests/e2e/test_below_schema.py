@@ -90,53 +90,28 @@ def raw(value: Any) -> str:
 
 
 def tool_cases(tools: dict[str, dict[str, Any]], era: str) -> Iterator[Case]:
+    def call(tool: str, name: str, arguments: str, below: bool, where: str) -> Case:
+        params = f'{{"name":{raw(tool)},"arguments":{arguments}}}'
+        body = envelope("tools/call", params, era)
+        return Case(name, body, "tools/call", tool, below, f"params.arguments{where}")
+
     for tool, schema in tools.items():
         properties: dict[str, Any] = schema.get("properties", {})
         for name in properties:
             for label, text, below in VALUES:
                 arguments = f'{{"{name}":{text}}}'
-                params = f'{{"name":{raw(tool)},"arguments":{arguments}}}'
-                yield Case(
-                    f"{tool}.{name} = {label}",
-                    envelope("tools/call", params, era),
-                    "tools/call",
-                    tool,
-                    below,
-                    f"params.arguments.{name}",
-                )
+                yield call(tool, f"{tool}.{name} = {label}", arguments, below, f".{name}")
             # an item of an array of objects (changes, ingredients)
             items = properties[name].get("items", {})
             for field in items.get("properties", {}) if isinstance(items, dict) else {}:
                 for label, text, below in VALUES:
                     arguments = f'{{"{name}":[{{"{field}":{text}}}]}}'
-                    params = f'{{"name":{raw(tool)},"arguments":{arguments}}}'
-                    yield Case(
-                        f"{tool}.{name}[0].{field} = {label}",
-                        envelope("tools/call", params, era),
-                        "tools/call",
-                        tool,
-                        below,
-                        f"params.arguments.{name}.0.{field}",
-                    )
+                    label = f"{tool}.{name}[0].{field} = {label}"
+                    yield call(tool, label, arguments, below, f".{name}.0.{field}")
         first = next(iter(properties), "x")
-        twice = f'{{"name":{raw(tool)},"arguments":{{"{first}":"a","{first}":"b"}}}}'
-        yield Case(
-            f"{tool}: {first} twice",
-            envelope("tools/call", twice, era),
-            "tools/call",
-            tool,
-            True,
-            "params.arguments",
-        )
-        key = f'{{"name":{raw(tool)},"arguments":{{"\\ud800":1}}}}'
-        yield Case(
-            f"{tool}: a surrogate key",
-            envelope("tools/call", key, era),
-            "tools/call",
-            tool,
-            True,
-            "params.arguments",
-        )
+        twice = f'{{"{first}":"a","{first}":"b"}}'
+        yield call(tool, f"{tool}: {first} twice", twice, True, "")
+        yield call(tool, f"{tool}: a surrogate key", '{"\\ud800":1}', True, "")
 
 
 def method_cases(era: str) -> Iterator[Case]:

@@ -27,6 +27,7 @@ from pantry_mcp.handlers.plan_lookup import (
     covers,
     current_plan,
     day_text,
+    outside_plan,
     plan_by_id,
     plan_covering,
     span_text,
@@ -156,11 +157,7 @@ async def add_recipe_to_plan(client: PantryClient, user: str, args: dict[str, An
     if args.get("plan_id"):
         plan = await plan_by_id(client, user, args["plan_id"])
         if not covers(plan, on):
-            raise ToolError(
-                f"{day_text(on)} is outside plan {plan['id']} ({span_text(plan)}).",
-                "Use a date inside the plan, or leave plan_id out to use the plan that "
-                "covers the date.",
-            )
+            raise outside_plan(plan["id"], plan, on)
     else:
         plan = await plan_by_id(client, user, (await plan_covering(client, user, on))["id"])
     day = (on - date.fromisoformat(plan["start_date"])).days + 1
@@ -203,10 +200,7 @@ async def get_shopping_list(client: PantryClient, user: str, args: dict[str, Any
         # one trial call through, so a tool must not need two at once to answer).
         shopping = await _shopping_list(client, user, args["plan_id"])
         if on is not None and not covers(shopping, on):
-            raise ToolError(
-                f"{day_text(on)} is outside plan {shopping['plan_id']} ({span_text(shopping)}).",
-                "Give plan_id or date, not both; date alone finds the plan that covers it.",
-            )
+            raise outside_plan(shopping["plan_id"], shopping, on)
     else:
         plan = await (
             plan_covering(client, user, on) if on else current_plan(client, user, date.today())

@@ -14,9 +14,8 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
 
-JSON = dict[str, Any]
+from pantry_mcp.client import JSON
 
 # The aisles a dish is built on, most telling first: its protein, else its starch.
 _MAIN_AISLES: tuple[frozenset[str], ...] = (
@@ -82,9 +81,9 @@ class Menu:
     The rank, most telling first: recently planned recipes last; then pantry coverage in
     fifths, where each earlier pick of the same cuisine counts one fifth less (a third
     Italian dish must cover clearly more to beat a first Greek one); then what uses up more
-    of the food about to expire; then, on a weeknight,
-    dishes within an hour; then not yesterday's cuisine or main ingredient; then the least
-    used cuisine and main ingredient; then Pantry's order.
+    of the food about to expire; then, on a weeknight, dishes within an hour; then not
+    yesterday's cuisine or main ingredient; then the least used cuisine and main
+    ingredient; then Pantry's order.
     """
 
     def __init__(

@@ -46,6 +46,14 @@ def unknown_plan(plan_id: str) -> ToolError:
     )
 
 
+def outside_plan(plan_id: str, span: JSON, day: date) -> ToolError:
+    """A date the named plan does not cover; ``span`` holds its start and end dates."""
+    return ToolError(
+        f"{day_text(day)} is outside plan {plan_id} ({span_text(span)}).",
+        "Use a date inside the plan, or leave plan_id out to use the plan that covers the date.",
+    )
+
+
 async def plan_covering(client: PantryClient, user: str, day: date) -> JSON:
     """The plan that covers ``day`` (the latest to start, should several), as listed."""
     page = await client.list_plans(user, page_size=1, ends_on_or_after=day, starts_on_or_before=day)
