@@ -445,6 +445,10 @@ class Entry(Response):
     recipe_title: str
     total_minutes: int
     servings: int
+    pantry_coverage: float = Field(
+        description="Share (0 to 1) of the recipe's measured ingredients already in your "
+        "pantry, as of this read (as in recipe search hits)."
+    )
 
 
 class PlanDay(Response):

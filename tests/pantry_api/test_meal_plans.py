@@ -6,8 +6,12 @@ from typing import Any
 
 import httpx2
 import pytest
+from sqlalchemy import event
 
-from tests.pantry_api.conftest import ClientFactory
+from pantry_api.store import plans as plan_store
+from pantry_api.store.db import Database
+from tests.pantry_api.conftest import Api, ClientFactory
+from tests.support import unique
 
 pytestmark = pytest.mark.anyio
 
@@ -294,3 +298,136 @@ async def test_list_names_each_plans_recipes_in_day_and_slot_order(
         (busy["id"], [first, third, second], 5),
         (empty["id"], [], 0),
     ]
+
+
+# ---- pantry coverage ------------------------------------------------------------------
+
+
+async def measured_ids(client: httpx2.AsyncClient, recipe_id: str) -> list[str]:
+    """The recipe's distinct catalog ingredients that have a quantity, in recipe order."""
+    recipe = (await client.get(f"/recipes/{recipe_id}")).json()
+    lines = recipe["ingredients"]
+    ids = [line["ingredient_id"] for line in lines if line["quantity"] and line["ingredient_id"]]
+    return list(dict.fromkeys(ids))
+
+
+async def two_recipes(client: httpx2.AsyncClient) -> tuple[str, str]:
+    """Two catalog recipes with at least three measured catalog ingredients each."""
+    chosen = [
+        recipe_id
+        for recipe_id in await catalog_ids(client, 20)
+        if len(await measured_ids(client, recipe_id)) >= 3
+    ]
+    return chosen[0], chosen[1]
+
+
+async def search_coverage(client: httpx2.AsyncClient, recipe_id: str) -> float:
+    """What GET /recipes (sort=pantry) reports for the recipe, for this client's user."""
+    title = (await client.get(f"/recipes/{recipe_id}")).json()["title"]
+    page = await client.get("/recipes", params={"q": title, "sort": "pantry", "page_size": 50})
+    (hit,) = [hit for hit in page.json()["items"] if hit["id"] == recipe_id]
+    coverage: float = hit["pantry_coverage"]
+    return coverage
+
+
+def plan_coverage(plan: dict[str, Any]) -> dict[str, float]:
+    return {
+        entry["recipe_id"]: entry["pantry_coverage"]
+        for day in plan["days"]
+        for entry in day["entries"]
+    }
+
+
+async def stock(client: httpx2.AsyncClient, *ingredient_ids: str) -> None:
+    for ingredient_id in ingredient_ids:
+        response = await client.post("/pantry/items", json={"ingredient_id": ingredient_id})
+        assert response.status_code in (200, 201), response.text
+
+
+async def test_entries_carry_the_pantry_coverage_that_search_reports(
+    make_client: ClientFactory,
+) -> None:
+    alice, bob = make_client(), make_client()
+    first, second = await two_recipes(alice)
+    await stock(bob, *await measured_ids(bob, first), *await measured_ids(bob, second))
+    await stock(alice, (await measured_ids(alice, first))[0])
+    expected = {
+        first: await search_coverage(alice, first),
+        second: await search_coverage(alice, second),
+    }
+    assert 0 < expected[first] < 1
+    assert await search_coverage(bob, first) == await search_coverage(bob, second) == 1
+
+    created = await new_plan(
+        alice,
+        days=2,
+        entries=[{"recipe_id": first, "day": 1}, {"recipe_id": second, "day": 1, "slot": "lunch"}],
+    )
+    assert plan_coverage(created) == expected
+    read = (await alice.get(f"/meal-plans/{created['id']}")).json()
+    assert plan_coverage(read) == expected
+    added = await alice.post(
+        f"/meal-plans/{created['id']}/entries", json={"recipe_id": second, "day": 2}
+    )
+    assert added.status_code == 201
+    assert added.json()["pantry_coverage"] == expected[second]
+
+    # Bob's plan of the same recipes shows his pantry, not Alice's.
+    bobs = await new_plan(bob, days=1, entries=[{"recipe_id": first, "day": 1}])
+    assert plan_coverage(bobs) == {first: 1}
+
+
+async def test_plan_coverage_reflects_the_pantry_at_read_time(client: httpx2.AsyncClient) -> None:
+    first, second = await two_recipes(client)
+    plan = await new_plan(
+        client,
+        days=1,
+        entries=[{"recipe_id": first, "day": 1}, {"recipe_id": second, "day": 1, "slot": "lunch"}],
+    )
+    before = plan_coverage(plan)
+    assert before == {first: 0, second: 0}
+    await stock(client, (await measured_ids(client, second))[0])
+    after = plan_coverage((await client.get(f"/meal-plans/{plan['id']}")).json())
+    assert after[second] > before[second]
+    assert after == {
+        first: await search_coverage(client, first),
+        second: await search_coverage(client, second),
+    }
+
+
+async def test_plan_coverage_takes_the_same_few_queries_however_many_entries(
+    api: Api, make_client: ClientFactory
+) -> None:
+    user = unique("user")
+    client = make_client(user)
+    recipe_ids = await catalog_ids(client, 8)
+    await stock(client, (await measured_ids(client, recipe_ids[0]))[0])
+    small = await new_plan(client, days=1, entries=[{"recipe_id": recipe_ids[0], "day": 1}])
+    big = await new_plan(
+        client,
+        days=4,
+        entries=[
+            {"recipe_id": recipe_id, "day": 1 + index % 4, "slot": slot}
+            for index, recipe_id in enumerate(recipe_ids)
+            for slot in ("lunch", "dinner")
+        ],
+    )
+    database = Database(api.database_url)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        counts = []
+        for plan in (small, big):
+            statements.clear()
+            async with database.read() as conn:
+                read = await plan_store.get(conn, user, plan["id"])
+            counts.append(sum(sql.lstrip().upper().startswith("SELECT") for sql in statements))
+            assert plan_coverage(read.model_dump(mode="json")) == plan_coverage(plan)
+    finally:
+        await database.close()
+    # the plan, its entries, then every recipe's lines with the pantry in one query
+    assert counts == [3, 3], statements

@@ -72,7 +72,7 @@ async def test_sums_across_recipes_scaling_by_servings(client: httpx2.AsyncClien
     ]
     # 3 tbsp of butter is volume, 30 g is mass: they stay apart
     assert items["butter"]["amounts"] == [
-        {"quantity": 44.4, "unit": "ml"},
+        {"quantity": 3.0, "unit": "tbsp"},
         {"quantity": 30.0, "unit": "g"},
     ]
     # 150 ml + 1 cup (236.6 ml)
@@ -131,8 +131,37 @@ async def test_to_buy_subtracts_the_pantry_in_compatible_units(client: httpx2.As
     await client.post("/pantry/items", json={"ingredient_id": "butter"})  # some, amount unknown
     await client.post("/pantry/items", json={"ingredient_id": "egg", "quantity": 100, "unit": "g"})
     items = items_by_key((await client.get(f"/meal-plans/{plan_id}/shopping-list")).json())
-    assert items["milk"]["to_buy"] == [{"quantity": 136.6, "unit": "ml"}]
+    # 1 cup (236.6 ml) less 100 ml, shown in the cup the recipe asked for
+    assert items["milk"]["amounts"] == [{"quantity": 1.0, "unit": "cup"}]
+    assert items["milk"]["to_buy"] == [{"quantity": 0.58, "unit": "cup"}]
     assert items["all-purpose-flour"]["to_buy"] == []
     assert items["butter"]["to_buy"] == []
     # eggs are counted, the pantry weighed them: nothing converts, so buy them all
     assert items["egg"]["to_buy"] == [{"quantity": 2.0, "unit": "piece"}]
+
+
+async def test_kitchen_units_read_as_the_recipe_wrote_them(client: httpx2.AsyncClient) -> None:
+    seasoned = {
+        "title": "Test Seasoned Rice",
+        "servings": 2,
+        "total_minutes": 20,
+        "ingredients": [
+            {"name": "salt", "quantity": 1, "unit": "tsp"},
+            {"name": "rice", "quantity": 200, "unit": "g"},
+        ],
+        "steps": ["Boil.", "Season."],
+    }
+    recipe = (await client.post("/recipes", json=seasoned)).json()["id"]
+    plan_id = await plan_with(client, [{"recipe_id": recipe, "day": 1}])
+    path = f"/meal-plans/{plan_id}/shopping-list"
+    salt = items_by_key((await client.get(path)).json())["salt"]
+    assert salt["amounts"] == [{"quantity": 1, "unit": "tsp"}]  # not 4.93 ml
+    assert salt["to_buy"] == [{"quantity": 1, "unit": "tsp"}]
+
+    # tripled, with a teaspoon at home: what is left stays in teaspoons
+    await client.post(f"/meal-plans/{plan_id}/entries", json={"recipe_id": recipe, "day": 2})
+    await client.post(f"/meal-plans/{plan_id}/entries", json={"recipe_id": recipe, "day": 3})
+    await client.post("/pantry/items", json={"ingredient_id": "salt", "quantity": 1, "unit": "tsp"})
+    salt = items_by_key((await client.get(path)).json())["salt"]
+    assert salt["amounts"] == [{"quantity": 3, "unit": "tsp"}]
+    assert salt["to_buy"] == [{"quantity": 2, "unit": "tsp"}]

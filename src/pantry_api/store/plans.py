@@ -17,7 +17,7 @@ from pantry_api import models
 from pantry_api.errors import Conflict, NotFound
 from pantry_api.ids import new_id
 from pantry_api.store.common import now, page_offset, utc
-from pantry_api.store.recipes import visible_to
+from pantry_api.store.recipes import coverages, visible_to
 from pantry_api.store.tables import meal_plan_entries, meal_plans, recipes
 
 SLOT_ORDER = {"breakfast": 0, "lunch": 1, "dinner": 2, "snack": 3}
@@ -180,17 +180,22 @@ async def _insert_entry(
     return entry_id, True
 
 
-async def entries(conn: AsyncConnection, plan: Row[Any]) -> list[models.Entry]:
-    rows = await conn.execute(
-        select(
-            meal_plan_entries,
-            recipes.c.title,
-            recipes.c.total_minutes,
-            recipes.c.servings.label("recipe_servings"),
+async def entries(conn: AsyncConnection, user: str, plan: Row[Any]) -> list[models.Entry]:
+    """The plan's entries, each with the acting user's pantry coverage of its recipe as of
+    now: two queries for the whole plan (its entries, then all its recipes' lines)."""
+    rows = (
+        await conn.execute(
+            select(
+                meal_plan_entries,
+                recipes.c.title,
+                recipes.c.total_minutes,
+                recipes.c.servings.label("recipe_servings"),
+            )
+            .join(recipes, recipes.c.id == meal_plan_entries.c.recipe_id)
+            .where(meal_plan_entries.c.plan_id == plan.id)
         )
-        .join(recipes, recipes.c.id == meal_plan_entries.c.recipe_id)
-        .where(meal_plan_entries.c.plan_id == plan.id)
-    )
+    ).all()
+    coverage = await coverages(conn, user, [row.recipe_id for row in rows])
     found = [
         models.Entry(
             id=row.id,
@@ -201,6 +206,7 @@ async def entries(conn: AsyncConnection, plan: Row[Any]) -> list[models.Entry]:
             recipe_title=row.title,
             total_minutes=row.total_minutes,
             servings=row.servings or row.recipe_servings,
+            pantry_coverage=coverage[row.recipe_id],
         )
         for row in rows
     ]
@@ -210,7 +216,7 @@ async def entries(conn: AsyncConnection, plan: Row[Any]) -> list[models.Entry]:
 async def get(conn: AsyncConnection, user: str, plan_id: str) -> models.Plan:
     plan = await owned_plan(conn, user, plan_id)
     by_day: dict[int, list[models.Entry]] = defaultdict(list)
-    for entry in await entries(conn, plan):
+    for entry in await entries(conn, user, plan):
         by_day[entry.day].append(entry)
     return models.Plan(
         id=plan.id,
@@ -245,7 +251,7 @@ async def add_entry(
         )
     await _check_recipe(conn, user, data.recipe_id, "body.recipe_id")
     entry_id, created = await _insert_entry(conn, plan_id, data)
-    entry = next(e for e in await entries(conn, plan) if e.id == entry_id)
+    entry = next(e for e in await entries(conn, user, plan) if e.id == entry_id)
     return entry, created
 
 

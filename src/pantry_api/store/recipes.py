@@ -118,6 +118,13 @@ def _coverage(lines: list[_HitLine]) -> float:
     return round(sum(line.in_pantry for line in measured) / len(measured), 3)
 
 
+async def coverages(conn: AsyncConnection, user: str, ids: list[str]) -> dict[str, float]:
+    """Each recipe's pantry_coverage for this user, exactly as search hits report it: one
+    query for all the recipes' lines and the user's pantry."""
+    lines = await _hit_lines(conn, user, list(dict.fromkeys(ids)))
+    return {recipe_id: _coverage(lines.get(recipe_id, [])) for recipe_id in ids}
+
+
 async def get(conn: AsyncConnection, user: str, recipe_id: str) -> models.Recipe:
     row = (
         await conn.execute(select(recipes).where(recipes.c.id == recipe_id, visible_to(user)))
