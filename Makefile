@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 SYNCED := $(VENV)/.synced
 PYTEST_ARGS ?=
+VIEWS_DIR := src/pantry_mcp/views
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean views
 
 install: $(SYNCED)
 
@@ -20,8 +21,18 @@ $(SYNCED): pyproject.toml uv.lock
 run: $(SYNCED)
 	@$(BIN)/python scripts/run.py
 
-test: $(SYNCED) tests/conformance/node_modules
+test: $(SYNCED) tests/conformance/node_modules $(VIEWS_DIR)/node_modules
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# MCP Apps views: the bundle in $(VIEWS_DIR)/dist is committed (a clean clone and a wheel
+# serve it without Node.js); `make views` type-checks and rebuilds it from the lock file,
+# and a test fails when the committed bundle is not what the sources build.
+$(VIEWS_DIR)/node_modules: $(VIEWS_DIR)/package.json $(VIEWS_DIR)/package-lock.json
+	cd $(VIEWS_DIR) && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+views: $(VIEWS_DIR)/node_modules
+	cd $(VIEWS_DIR) && npm run --silent check && npm run --silent build
 
 # Node 22, the MCP conformance suite and the Inspector CLI for tests/e2e, from the lock file.
 tests/conformance/node_modules: tests/conformance/package.json tests/conformance/package-lock.json

@@ -28,6 +28,9 @@ TOOL_NAMES = (
     "get_shopping_list",
     "suggest_substitutes",
 )
+# Tools for the MCP Apps views only, listed after the eight; hosts keep them from the model.
+VIEW_ONLY_TOOL_NAMES = ("get_meal_plan", "check_shopping_item")
+LISTED_TOOL_NAMES = TOOL_NAMES + VIEW_ONLY_TOOL_NAMES
 SERVICE_TOKEN = "tests-service-token-0123456789"
 POSTGRES_ADMIN_URL = os.environ.get(
     "PANTRY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -411,9 +411,29 @@ class PantryClient:
         )
         return result
 
+    async def remove_plan_entry(self, user: str, plan_id: str, entry_id: str) -> None:
+        await self._request(
+            "DELETE",
+            "/meal-plans/{plan_id}/entries/{entry_id}",
+            user,
+            path={"plan_id": plan_id, "entry_id": entry_id},
+        )
+
     async def get_shopping_list(self, user: str, plan_id: str) -> JSON:
         result: JSON = await self._request(
             "GET", "/meal-plans/{plan_id}/shopping-list", user, path={"plan_id": plan_id}
+        )
+        return result
+
+    async def check_shopping_item(
+        self, user: str, plan_id: str, item_key: str, *, checked: bool
+    ) -> JSON:
+        result: JSON = await self._request(
+            "PUT",
+            "/meal-plans/{plan_id}/shopping-list/items/{item_key}",
+            user,
+            path={"plan_id": plan_id, "item_key": item_key},
+            body={"checked": checked},
         )
         return result
 

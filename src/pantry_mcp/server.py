@@ -32,6 +32,7 @@ from pantry_mcp.metrics import Metrics
 from pantry_mcp.ratelimit import RateLimiter, rate_limiter
 from pantry_mcp.registry import Registry, ToolFailure, error_result
 from pantry_mcp.request_log import RequestLog
+from pantry_mcp.views import APP_MIME_TYPE, EXTENSION_ID, VIEWS, View, view_html
 
 INSTRUCTIONS = (
     "Pantry is the user's cookbook, pantry and meal planner. Find recipes with "
@@ -116,6 +117,16 @@ def build_server(
         types.ResourceTemplate.model_validate(t) for t in resource_defs["resourceTemplates"]
     ]
     static = [types.Resource.model_validate(r) for r in resource_defs["resources"]]
+    static += [
+        types.Resource(
+            uri=view.uri,
+            name=f"view-{view.name}",
+            title=view.title,
+            description=view.description,
+            mime_type=APP_MIME_TYPE,
+        )
+        for view in VIEWS.values()
+    ]
     prompt_list = [types.Prompt.model_validate(p) for p in prompt_defs.values()]
 
     @asynccontextmanager
@@ -194,6 +205,8 @@ def build_server(
         ctx: Context, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
         uri = str(params.uri)
+        if view := VIEWS.get(uri):
+            return types.ReadResourceResult(contents=[_view_contents(view)])
         client, user = ctx.lifespan_context.client, acting_user(ctx)
         try:
             if uri == PANTRY_URI:
@@ -278,10 +291,24 @@ def build_server(
         on_get_prompt=on_get_prompt,
         on_completion=on_completion,
     )
+    # MCP Apps: hosts that render views find them through each tool's _meta.ui, which is
+    # sent to every client; the declaration reaches clients of server/discover.
+    server.extensions = {EXTENSION_ID: {}}
     # Our request log replaces the SDK's default OpenTelemetry middleware: with no exporter
     # installed it only costs time on every request.
     server.middleware = [RequestLog(metrics or Metrics())]
     return server
+
+
+def _view_contents(view: View) -> types.TextResourceContents:
+    """A view's document. No ``csp`` in its ``_meta.ui``: the host then allows the view no
+    network at all, and it needs none (everything it shows comes through the host)."""
+    return types.TextResourceContents(
+        uri=view.uri,
+        mime_type=APP_MIME_TYPE,
+        text=view_html(view),
+        meta={"ui": {"prefersBorder": True}},
+    )
 
 
 async def _complete(ctx: Context, params: types.CompleteRequestParams) -> list[str]:

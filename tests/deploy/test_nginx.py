@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pantry_mcp.app import create_app
 from tests.support import (
-    TOOL_NAMES,
+    LISTED_TOOL_NAMES,
     RunningServer,
     free_port,
     mcp_settings,
@@ -54,7 +54,7 @@ from tests.support import (
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "pantry-mcp.conf"
 EXAMPLE_UPSTREAMS = ("127.0.0.1:8000", "127.0.0.1:8010")
-TOOLS = list(TOOL_NAMES)
+TOOLS = list(LISTED_TOOL_NAMES)
 PROBE_PATH = "/mcp/.test-sse-probe"  # under `location /mcp`, answered by Replica itself
 WAIT = 10.0  # seconds: the bound on every wait in this file
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")  # nginx's $request_id

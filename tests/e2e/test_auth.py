@@ -22,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 
 from pantry_mcp.app import create_app
 from pantry_mcp.client import PantryClient
+from pantry_mcp.views import VIEWS
 from tests.e2e.conftest import McpServerFactory
 from tests.issuer import Issuer, ec_key, rsa_key
 from tests.support import (
@@ -233,6 +234,7 @@ async def test_a_read_only_token_sees_and_calls_only_read_tools(
             "whats_for_dinner",
             "get_shopping_list",
             "suggest_substitutes",
+            "get_meal_plan",
         }
     call = {
         "jsonrpc": "2.0",
@@ -246,6 +248,11 @@ async def test_a_read_only_token_sees_and_calls_only_read_tools(
     challenge = refused.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge
     assert 'scope="pantry:read pantry:write"' in challenge
+    # The view-only tool that ticks shopping items is a write like any other.
+    tick = {**call, "params": {"name": "check_shopping_item", "arguments": {}}}
+    refused = await post(secured, headers, body=tick)
+    assert refused.status_code == 403
+    assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
     no_scopes = await post(secured, {"Authorization": f"Bearer {token_for(issuer, scope='')}"})
     assert no_scopes.status_code == 403
 
@@ -272,10 +279,12 @@ async def test_two_users_never_see_each_other(secured: str, issuer: Issuer) -> N
             (await client.read_resource("pantry://current")).contents[0]
         )
         assert [str(r.uri) for r in (await client.list_resources()).resources] == [
-            "pantry://current"
+            "pantry://current",
+            *VIEWS,  # the views are the same for everyone; plans are not
         ]
         shopping = await client.call_tool("get_shopping_list", {"plan_id": plan_id})
         assert shopping.is_error
+        assert (await client.call_tool("get_meal_plan", {"plan_id": plan_id})).is_error
         added = await client.call_tool(
             "add_recipe_to_plan",
             {"plan_id": plan_id, "recipe_id": "shakshuka", "date": "2026-11-30"},

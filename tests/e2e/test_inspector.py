@@ -57,6 +57,15 @@ TOOLS = {
     "add_recipe_to_plan",
     "get_shopping_list",
     "suggest_substitutes",
+    # for the MCP Apps views only (hosts keep them from the model)
+    "get_meal_plan",
+    "check_shopping_item",
+}
+VIEW_LINKS = {
+    "whats_for_dinner": "ui://pantry/dinner-ideas",
+    "plan_week_meals": "ui://pantry/week-plan",
+    "add_recipe_to_plan": "ui://pantry/week-plan",
+    "get_shopping_list": "ui://pantry/shopping-list",
 }
 PROMPTS = {"weekly_meal_planning", "recipe_from_text"}
 
@@ -166,7 +175,7 @@ STRICT_TOOLS_LIST = ("--method", "tools/list", "--strict")
 
 
 @pytest.mark.parametrize("connection", ["http-legacy", "http-modern", "stdio"])
-def test_tools_list_names_the_eight_tools(
+def test_tools_list_names_every_tool(
     mcp_server: McpServerFactory, pantry_server: RunningServer, tmp_path: Path, connection: str
 ) -> None:
     require_node_tools()
@@ -182,6 +191,27 @@ def test_tools_list_names_the_eight_tools(
     assert {tool["name"] for tool in tools} == TOOLS, run.show()
     assert len(tools) == len(TOOLS)
     assert all("outputSchema" in tool for tool in tools), run.show()
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_the_inspector_finds_each_view_and_its_document(
+    mcp_server: McpServerFactory, tmp_path: Path, era: str
+) -> None:
+    """The Inspector's MCP Apps probe (it reads each linked ``ui://`` resource too). The
+    view-only tools link no view: their results are for the view that called them."""
+    require_node_tools()
+    run = inspect(
+        mcp_server(), tmp_path, "--protocol-era", era, "--method", "tools/list", "--app-info"
+    )
+    assert run.returncode == EXIT_OK, run.show()
+    probes = {p["toolName"]: p for p in map(json.loads, run.stdout.splitlines()) if p}
+    assert set(probes) == TOOLS, run.show()
+    apps = {name: p for name, p in probes.items() if p["hasApp"]}
+    assert {name: p["resourceUri"] for name, p in apps.items()} == VIEW_LINKS, run.show()
+    for probe in apps.values():
+        assert probe["resourceMimeType"] == "text/html;profile=mcp-app", run.show()
+        assert "csp" not in probe, run.show()  # no network asked for
+        assert "visibility" not in probe, run.show()  # the model may call every one
 
 
 def test_strict_lint_catches_a_reintroduced_type_union(

@@ -15,8 +15,9 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import PromptReference, ResourceTemplateReference
 
+from pantry_mcp.views import VIEWS
 from tests.e2e.conftest import McpServerFactory
-from tests.support import TOOL_NAMES, text_of
+from tests.support import LISTED_TOOL_NAMES, text_of
 
 pytestmark = pytest.mark.anyio
 MODES = ["legacy", "2026-07-28", "auto"]
@@ -34,7 +35,7 @@ async def test_a_week_with_pantry(mcp_server: McpServerFactory, mode: str) -> No
     async with Client(mcp_server(), mode=mode) as client:
         assert client.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
         tools = await client.list_tools()
-        assert [t.name for t in tools.tools] == list(TOOL_NAMES)
+        assert [t.name for t in tools.tools] == list(LISTED_TOOL_NAMES)
         # "I bought milk and eggs and chickpeas"
         bought = await client.call_tool(
             "update_pantry",
@@ -136,7 +137,7 @@ async def test_resources_prompts_and_completion(mcp_server: McpServerFactory, mo
         plan = await client.call_tool("plan_week_meals", {"start_date": "2026-11-30", "days": 1})
         plan_id = plan.structured_content["plan_id"]
         listed = [str(r.uri) for r in (await client.list_resources()).resources]
-        assert listed == ["pantry://current", f"meal-plan://{plan_id}"]
+        assert listed == ["pantry://current", *VIEWS, f"meal-plan://{plan_id}"]
         templates = [
             t.uri_template for t in (await client.list_resource_templates()).resource_templates
         ]

@@ -35,7 +35,7 @@ async def test_the_user_requests_over_stdio(pantry_server: RunningServer, mode: 
     user = unique("stdio-user")
     async with Client(stdio_server(pantry_server.base_url, user), mode=mode) as client:
         tools = await client.list_tools()
-        assert len(tools.tools) == 8
+        assert len(tools.tools) == 10  # the eight, and two for the views only
         bought = await client.call_tool(
             "update_pantry",
             {"changes": [{"action": "add", "ingredient": "eggs", "quantity": 6, "unit": "piece"}]},
@@ -48,6 +48,10 @@ async def test_the_user_requests_over_stdio(pantry_server: RunningServer, mode: 
         bad = await client.call_tool("plan_week_meals", {"start_date": "2026-02-30"})
         assert bad.is_error
         assert "start_date" in text_of(bad.content[0])
+        # A desktop host on stdio renders the same views (one line of JSON each, however big).
+        week = (await client.read_resource("ui://pantry/week-plan")).contents[0]
+        assert week.mime_type == "text/html;profile=mcp-app"
+        assert '<body data-view="week-plan">' in text_of(week)
 
 
 # Lines a client may send that JSON allows but Unicode and numbers do not, and lines that

@@ -41,7 +41,14 @@ from pantry_mcp.client import PantryClient
 from tests.e2e.conftest import McpServerFactory
 from tests.e2e.test_conformance import CONFORMANCE_DIR, NODE, require_node_tools
 from tests.oauth_client import oauth_http
-from tests.support import SERVICE_TOKEN, TOOL_NAMES, RunningServer, free_port, text_of, unique
+from tests.support import (
+    LISTED_TOOL_NAMES,
+    SERVICE_TOKEN,
+    RunningServer,
+    free_port,
+    text_of,
+    unique,
+)
 
 pytestmark = pytest.mark.anyio
 PROVIDER_SCRIPT = Path(__file__).with_name("oauth_provider.mjs")
@@ -252,7 +259,7 @@ async def test_sdk_client_goes_from_401_to_tool_calls_through_a_real_authorizati
     assert claims["client_id"] == storage.client_info.client_id
 
     # Both scopes at work, as that user.
-    assert [tool.name for tool in tools.tools] == list(TOOL_NAMES)
+    assert [tool.name for tool in tools.tools] == list(LISTED_TOOL_NAMES)
     assert not found.is_error and found.structured_content is not None
     assert found.structured_content["total"] >= 3
     assert not bought.is_error and bought.structured_content is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import date, timedelta
 from typing import Any
 
@@ -163,7 +164,7 @@ async def add_recipe_to_plan(client: PantryClient, user: str, args: dict[str, An
     day = (on - date.fromisoformat(plan["start_date"])).days + 1
     in_slot = [entry for entry in plan["days"][day - 1]["entries"] if entry["slot"] == slot]
     existing = any(entry["recipe_id"] == recipe_id for entry in in_slot)
-    beside = [entry["recipe_title"] for entry in in_slot if entry["recipe_id"] != recipe_id]
+    others = [entry for entry in in_slot if entry["recipe_id"] != recipe_id]
     try:
         entry = await client.add_plan_entry(
             user,
@@ -175,13 +176,17 @@ async def add_recipe_to_plan(client: PantryClient, user: str, args: dict[str, An
         raise ToolError(
             f"No recipe has id '{recipe_id}'.", "Find recipe ids with search_recipes."
         ) from None
+    # The new entry exists before any other leaves: a failure half way never empties a meal.
+    replaced = await _take_off(client, user, plan["id"], others) if args.get("replace") else []
     state = "already" if existing else "now"
     summary = (
         f"{entry['recipe_title']} is {state} {slot} on {day_text(entry['date'])} "
         f"in plan {plan['id']} ({span_text(plan)})."
     )
-    if beside:  # the tools add, never remove: say what else that meal holds
-        summary += f" That {slot} also has {join_names(beside)}."
+    if replaced:
+        summary += f" It replaces {join_names(replaced)}."
+    elif others:  # without replace the meal keeps what it had: say so
+        summary += f" That {slot} also has {join_names([e['recipe_title'] for e in others])}."
     return {
         "summary": summary,
         "plan_id": plan["id"],
@@ -189,7 +194,19 @@ async def add_recipe_to_plan(client: PantryClient, user: str, args: dict[str, An
         "date": entry["date"],
         "title": entry["recipe_title"],
         "already_planned": existing,
+        "replaced": replaced,
     }
+
+
+async def _take_off(
+    client: PantryClient, user: str, plan_id: str, entries: list[JSON]
+) -> list[str]:
+    """Remove ``entries`` from the plan, one after another; one already gone (a retried
+    call) counts as removed. Returns their titles."""
+    for entry in entries:
+        with suppress(PantryNotFound):
+            await client.remove_plan_entry(user, plan_id, entry["id"])
+    return [entry["recipe_title"] for entry in entries]
 
 
 async def get_shopping_list(client: PantryClient, user: str, args: dict[str, Any]) -> JSON:
@@ -198,14 +215,32 @@ async def get_shopping_list(client: PantryClient, user: str, args: dict[str, Any
     if args.get("plan_id"):
         # One call: the list names its plan's dates (and a half-open circuit lets only
         # one trial call through, so a tool must not need two at once to answer).
-        shopping = await _shopping_list(client, user, args["plan_id"])
+        shopping = await shopping_list(client, user, args["plan_id"])
         if on is not None and not covers(shopping, on):
             raise outside_plan(shopping["plan_id"], shopping, on)
     else:
         plan = await (
             plan_covering(client, user, on) if on else current_plan(client, user, date.today())
         )
-        shopping = await _shopping_list(client, user, plan["id"])
+        shopping = await shopping_list(client, user, plan["id"])
+    aisles, skipped = shopping_to_buy(shopping, exclude_pantry)
+    count = sum(len(a["items"]) for a in aisles)
+    ticked = sum(item["checked"] for a in aisles for item in a["items"])
+    return {
+        "summary": _shopping_summary(shopping, aisles, count, ticked, skipped, exclude_pantry),
+        "plan_id": shopping["plan_id"],
+        "start_date": shopping["start_date"],
+        "end_date": shopping["end_date"],
+        "aisles": aisles,
+        "item_count": count,
+        "checked_count": ticked,
+        "covered_by_pantry": skipped,
+    }
+
+
+def shopping_to_buy(shopping: JSON, exclude_pantry: bool) -> tuple[list[JSON], list[str]]:
+    """The list's aisles as the tools show them, and the names left off because the pantry
+    covers them in full (only when ``exclude_pantry``)."""
     aisles, skipped = [], []
     for aisle in shopping["aisles"]:
         items = []
@@ -217,26 +252,20 @@ async def get_shopping_list(client: PantryClient, user: str, args: dict[str, Any
                 continue
             items.append(
                 {
+                    "key": item["key"],
                     "name": item["name"],
                     "amounts": [{"quantity": a["quantity"], "unit": a["unit"]} for a in amounts],
                     "to_taste": item["to_taste"] and not amounts,
+                    "in_pantry": item["in_pantry"],
+                    "checked": item["checked"],
                 }
             )
         if items:
             aisles.append({"aisle": aisle["aisle"], "items": items})
-    count = sum(len(a["items"]) for a in aisles)
-    return {
-        "summary": _shopping_summary(shopping, aisles, count, skipped, exclude_pantry),
-        "plan_id": shopping["plan_id"],
-        "start_date": shopping["start_date"],
-        "end_date": shopping["end_date"],
-        "aisles": aisles,
-        "item_count": count,
-        "covered_by_pantry": skipped,
-    }
+    return aisles, skipped
 
 
-async def _shopping_list(client: PantryClient, user: str, plan_id: str) -> JSON:
+async def shopping_list(client: PantryClient, user: str, plan_id: str) -> JSON:
     try:
         return await client.get_shopping_list(user, plan_id)
     except PantryNotFound:
@@ -244,7 +273,12 @@ async def _shopping_list(client: PantryClient, user: str, plan_id: str) -> JSON:
 
 
 def _shopping_summary(
-    shopping: JSON, aisles: list[JSON], count: int, skipped: list[str], exclude_pantry: bool
+    shopping: JSON,
+    aisles: list[JSON],
+    count: int,
+    ticked: int,
+    skipped: list[str],
+    exclude_pantry: bool,
 ) -> str:
     plan = f"plan {shopping['plan_id']} ({span_text(shopping)})"
     if count == 0 and not skipped:
@@ -257,6 +291,8 @@ def _shopping_summary(
         f"{plural(count, 'item')} to buy in {plural(len(aisles), 'aisle')} for {plan}; "
         f"first: {first['name']}{', ' + amount if amount else ''}."
     )
+    if ticked:
+        text += f" {ticked} of them ticked off already."
     if exclude_pantry and skipped:
         text += f" Left off because your pantry has them: {join_names(skipped)}."
     return text

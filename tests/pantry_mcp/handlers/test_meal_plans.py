@@ -320,3 +320,47 @@ async def test_weeknight_dinners_keep_the_saved_time_limit(
     weekdays = [d["total_minutes"] for d in week["days"][:5]]
     assert all(minutes <= 30 for minutes in weekdays), week["days"]
     assert "weeknight dinners take at most 30 minutes" in week["summary"]
+
+
+async def test_replace_swaps_the_meal_and_a_retry_changes_nothing(
+    pantry_client: PantryClient, user: str
+) -> None:
+    plan = await plan_week_meals(pantry_client, user, {"start_date": "2026-11-30", "days": 2})
+    before = plan["days"][1]
+    args = {"recipe_id": "shakshuka", "date": "2026-12-01", "replace": True}
+    assert before["recipe_id"] != "shakshuka"
+    swapped = await add_recipe_to_plan(pantry_client, user, args)
+    assert swapped["replaced"] == [before["title"]]
+    assert f"It replaces {before['title']}." in swapped["summary"]
+    stored = await pantry_client.get_plan(user, plan["plan_id"])
+    assert [e["recipe_id"] for e in stored["days"][1]["entries"]] == ["shakshuka"]
+    assert stored["days"][0]["entries"][0]["recipe_id"] == plan["days"][0]["recipe_id"]
+    again = await add_recipe_to_plan(pantry_client, user, args)
+    assert (again["already_planned"], again["replaced"]) == (True, [])
+    assert again["entry_id"] == swapped["entry_id"]
+    # Other meals of the day stay: replace is about the one slot.
+    await add_recipe_to_plan(
+        pantry_client, user, {**args, "meal_slot": "lunch", "recipe_id": "chana-masala"}
+    )
+    await add_recipe_to_plan(
+        pantry_client, user, {**args, "recipe_id": plan["days"][0]["recipe_id"]}
+    )
+    slots = {
+        (e["slot"], e["recipe_id"])
+        for e in (await pantry_client.get_plan(user, plan["plan_id"]))["days"][1]["entries"]
+    }
+    assert slots == {("lunch", "chana-masala"), ("dinner", plan["days"][0]["recipe_id"])}
+
+
+async def test_replace_with_an_unknown_recipe_keeps_the_meal(
+    pantry_client: PantryClient, user: str
+) -> None:
+    plan = await plan_week_meals(pantry_client, user, {"start_date": "2026-11-30", "days": 1})
+    with pytest.raises(ToolError, match="No recipe has id 'no-such-dish'"):
+        await add_recipe_to_plan(
+            pantry_client,
+            user,
+            {"recipe_id": "no-such-dish", "date": "2026-11-30", "replace": True},
+        )
+    stored = await pantry_client.get_plan(user, plan["plan_id"])
+    assert [e["recipe_id"] for e in stored["days"][0]["entries"]] == [plan["days"][0]["recipe_id"]]
