@@ -49,13 +49,11 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult
-from selenium import webdriver
 from selenium.common.exceptions import (
     StaleElementReferenceException,
     TimeoutException,
     WebDriverException,
 )
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -72,6 +70,7 @@ from pantry_api.config import Settings as PantrySettings
 from pantry_mcp.app import create_app
 from pantry_mcp.client import PantryClient
 from tests.authkit_standin import AuthKitStandin, running_authkit_standin
+from tests.browser import chromium
 from tests.e2e.conftest import McpServerFactory
 from tests.e2e.test_oauth_flow import jwt_parts
 from tests.oauth_client import oauth_http
@@ -86,8 +85,6 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.anyio
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CLAIM = "pantry_user"
 WAIT = 20.0  # seconds one browser step may take (a page load, a redirect chain)
 FLOW_TIMEOUT = 90.0  # seconds for one whole client session, sign-in included
@@ -473,32 +470,7 @@ def signin(world: World) -> World:
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        reason = (
-            f"no browser: {' and '.join(missing)} missing "
-            "(apt-get install chromium chromium-driver; .ci/run does)"
-        )
-        if os.environ.get("PANTRY_TEST_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"PANTRY_TEST_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # CI runs as root
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--no-first-run",
-        "--no-proxy-server",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--password-store=basic",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-    ):
-        options.add_argument(argument)
-    browser = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    browser = chromium(tmp_path_factory)
     browser.set_page_load_timeout(WAIT)
     try:
         yield browser

