@@ -351,12 +351,22 @@ class PantryList(Response):
 
 
 WEEKNIGHT_MINUTES_DESCRIPTION = "Longest total time for a dinner Monday to Friday; null: no limit."
+SERVINGS_DESCRIPTION = (
+    "How many people to cook for; plan entries without their own servings use it."
+)
 
 
 class Preferences(Response):
     dietary: list[DietaryTag]
     disliked: list[str] = Field(description="Ingredient names the user does not want.")
     max_weeknight_minutes: int | None = Field(description=WEEKNIGHT_MINUTES_DESCRIPTION)
+    servings: int | None = Field(description=SERVINGS_DESCRIPTION)
+    set_at: datetime | None = Field(
+        description="When the person last saved their preferences (PUT); null: never."
+    )
+    declined_at: datetime | None = Field(
+        description="When the person last declined to be asked for their preferences; null: never."
+    )
 
 
 class PreferencesIn(Request):
@@ -367,6 +377,9 @@ class PreferencesIn(Request):
     ] = Field(default_factory=list)
     max_weeknight_minutes: Annotated[int, Field(ge=1, le=1440), WHOLE] | None = Field(
         default=None, description=WEEKNIGHT_MINUTES_DESCRIPTION
+    )
+    servings: Annotated[int, Field(ge=1, le=20), WHOLE] | None = Field(
+        default=None, description=SERVINGS_DESCRIPTION
     )
 
 
@@ -433,7 +446,10 @@ class EntryIn(Request):
     recipe_id: Slug
     day: Annotated[int, Field(ge=1, le=28, description="1 is the plan's start_date."), WHOLE]
     slot: MealSlot = "dinner"
-    servings: Annotated[int, Field(ge=1, le=100), WHOLE] | None = None
+    servings: Annotated[int, Field(ge=1, le=100), WHOLE] | None = Field(
+        default=None,
+        description="null: your saved servings preference if set, else the recipe's servings.",
+    )
 
 
 class Entry(Response):
@@ -444,7 +460,9 @@ class Entry(Response):
     recipe_id: str
     recipe_title: str
     total_minutes: int
-    servings: int
+    servings: int = Field(
+        description="How many people the entry is made for; its shopping list scales to it."
+    )
     pantry_coverage: float = Field(
         description="Share (0 to 1) of the recipe's measured ingredients already in your "
         "pantry, as of this read (as in recipe search hits)."

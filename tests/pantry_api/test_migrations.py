@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from pantry_api.diet import from_mask
 from pantry_api.ids import shuffle_key
-from pantry_api.store import accounts, users
+from pantry_api.store import accounts, plans, users
 from pantry_api.store.db import Database
 from pantry_api.store.migrations import latest_version, migrate
 from pantry_api.store.tables import meal_plans, metadata, recipes
@@ -189,6 +189,58 @@ async def test_upgrading_a_version_3_database_backfills_shuffle_keys_and_plan_en
     assert keys == {"old-soup": shuffle_key("old-soup"), "old-stew": shuffle_key("old-stew")}
     assert ends == {"plan-a": date(2027, 1, 3), "plan-b": date(2026, 2, 3)}
     assert prefs.max_weeknight_minutes is None
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_upgrading_a_version_4_database_leaves_preferences_unset_and_plans_as_they_were(
+    engine: str, database_factory: Callable[[str], str]
+) -> None:
+    """Version 5 adds servings and the times preferences were set or declined: null for
+    existing users (never asked), and existing entries keep their recipe's servings."""
+    db = Database(database_factory(engine))
+    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        async with db.write() as conn:
+            assert await migrate(conn, target=4) == [1, 2, 3, 4]
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, dietary, disliked, max_weeknight_minutes,"
+                    " created_at, updated_at) VALUES ('old-cook', '[\"vegan\"]', '[]', 30, :t, :t)"
+                ),
+                {"t": stamp},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO recipes (id, owner_id, title, summary, cuisine, servings,"
+                    " total_minutes, steps, ingredient_names, created_at, updated_at) VALUES"
+                    " ('old-soup', NULL, 'Old', 's', NULL, 2, 10, '[\"Boil.\"]', 'leek', :t, :t)"
+                ),
+                {"t": stamp},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO meal_plans (id, user_id, name, start_date, days, end_date,"
+                    " created_at) VALUES ('plan-old', 'old-cook', 'Old week', :d, 1, :d, :t)"
+                ),
+                {"d": date(2026, 2, 3), "t": stamp},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO meal_plan_entries (id, plan_id, day, slot, recipe_id, servings,"
+                    " created_at) VALUES ('entry-old', 'plan-old', 1, 'dinner', 'old-soup',"
+                    " NULL, :t)"
+                ),
+                {"t": stamp},
+            )
+        assert await db.migrate() == list(range(5, latest_version() + 1))
+        async with db.read() as conn:
+            prefs = await users.preferences(conn, "old-cook")
+            plan = await plans.get(conn, "old-cook", "plan-old")
+    finally:
+        await db.close()
+    assert prefs.dietary == ["vegan"] and prefs.max_weeknight_minutes == 30
+    assert (prefs.servings, prefs.set_at, prefs.declined_at) == (None, None, None)
+    assert [entry.servings for entry in plan.days[0].entries] == [2]
 
 
 def test_shuffle_keys_are_31_bit_and_spread() -> None:

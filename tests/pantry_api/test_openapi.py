@@ -18,10 +18,10 @@ import httpx2
 
 from tests.pantry_api.conftest import Api
 
-EXPECTED_OPERATIONS = 24
+EXPECTED_OPERATIONS = 25
 
 
-def test_document_lists_all_24_operations(api: Api) -> None:
+def test_document_lists_all_25_operations(api: Api) -> None:
     document = httpx2.get(f"{api.base_url}/openapi.json").json()
     operations = [
         (method.upper(), path) for path, item in document["paths"].items() for method in item
@@ -62,6 +62,31 @@ def test_document_shows_the_weeknight_limit_seed_aisles_and_plan_dates(api: Api)
     limit = schemas["PreferencesIn"]["properties"]["max_weeknight_minutes"]
     assert {"type": "integer", "minimum": 1, "maximum": 1440} in limit["anyOf"]
     assert limit["default"] is None and "Monday to Friday" in limit["description"]
+
+
+def test_document_shows_servings_and_when_preferences_were_set_or_declined(api: Api) -> None:
+    document = httpx2.get(f"{api.base_url}/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    servings = schemas["PreferencesIn"]["properties"]["servings"]
+    assert {"type": "integer", "minimum": 1, "maximum": 20} in servings["anyOf"]
+    assert servings["default"] is None and "How many people" in servings["description"]
+    assert set(schemas["PreferencesIn"]["properties"]) == {
+        "dietary",
+        "disliked",
+        "max_weeknight_minutes",
+        "servings",
+    }
+    assert {"servings", "set_at", "declined_at"} <= set(schemas["Preferences"]["required"])
+    declined = document["paths"]["/users/me/preferences/declined"]
+    assert list(declined) == ["post"]
+    operation = declined["post"]
+    assert operation["summary"] == (
+        "Record that the person declined to give their preferences, now"
+    )
+    assert "requestBody" not in operation
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Preferences"
+    }
 
 
 def test_schemathesis_finds_no_failure(api: Api, tmp_path: Path) -> None:

@@ -26,8 +26,17 @@ async def test_writes_survive_a_restart(
             plan = (
                 await client.post("/meal-plans", json={"start_date": "2026-12-01", "days": 3})
             ).json()
-            prefs = {"dietary": ["vegan"], "disliked": ["okra"], "max_weeknight_minutes": 40}
+            prefs = {
+                "dietary": ["vegan"],
+                "disliked": ["okra"],
+                "max_weeknight_minutes": 40,
+                "servings": 2,
+            }
             assert (await client.put("/users/me/preferences", json=prefs)).status_code == 200
+            declined = await client.post("/users/me/preferences/declined")
+            assert declined.status_code == 200
+            saved = declined.json()  # with when they were set and declined
+            assert saved["set_at"] is not None and saved["declined_at"] is not None
             catalog_before = (await client.get("/recipes")).json()["total"]
 
     with serve_in_thread(create_app(settings_for(database_url))) as server:
@@ -35,6 +44,6 @@ async def test_writes_survive_a_restart(
             again = await client.get(f"/meal-plans/{plan['id']}")
             assert again.status_code == 200
             assert again.json()["name"] == plan["name"]
-            assert (await client.get("/users/me/preferences")).json() == prefs
+            assert (await client.get("/users/me/preferences")).json() == saved
             # the catalog is seeded once, not again on every start
             assert (await client.get("/recipes")).json()["total"] == catalog_before

@@ -7,6 +7,8 @@ from typing import Any
 import httpx2
 import pytest
 
+from tests.pantry_api.conftest import ClientFactory
+
 pytestmark = pytest.mark.anyio
 
 OMELETTE = {
@@ -165,3 +167,66 @@ async def test_kitchen_units_read_as_the_recipe_wrote_them(client: httpx2.AsyncC
     salt = items_by_key((await client.get(path)).json())["salt"]
     assert salt["amounts"] == [{"quantity": 3, "unit": "tsp"}]
     assert salt["to_buy"] == [{"quantity": 2, "unit": "tsp"}]
+
+
+async def test_entries_without_servings_are_made_for_the_saved_servings(
+    make_client: ClientFactory,
+) -> None:
+    """A saved servings preference sizes new entries that name none, and the shopping list
+    scales with them; an entry keeps the servings it was made for."""
+    cook, other = make_client(), make_client()
+    assert (await cook.put("/users/me/preferences", json={"servings": 6})).is_success
+    omelette = (await cook.post("/recipes", json=OMELETTE)).json()["id"]  # 2 servings, 4 eggs
+    created = await cook.post(
+        "/meal-plans",
+        json={
+            "start_date": "2026-12-07",
+            "days": 3,
+            "entries": [
+                {"recipe_id": omelette, "day": 1},  # for 6: 12 eggs
+                {"recipe_id": omelette, "day": 1, "slot": "lunch", "servings": 1},  # 2 eggs
+            ],
+        },
+    )
+    assert created.status_code == 201, created.text
+    plan = created.json()
+    assert sorted(e["servings"] for e in plan["days"][0]["entries"]) == [1, 6]
+    added = await cook.post(
+        f"/meal-plans/{plan['id']}/entries", json={"recipe_id": omelette, "day": 2}
+    )
+    assert added.status_code == 201 and added.json()["servings"] == 6  # 12 eggs
+    eggs = items_by_key((await cook.get(f"/meal-plans/{plan['id']}/shopping-list")).json())["egg"]
+    assert eggs["amounts"] == [{"quantity": 26.0, "unit": "piece"}]
+
+    # A later preference sizes later entries only: the planned ones keep their servings.
+    assert (await cook.put("/users/me/preferences", json={"servings": 3})).is_success
+    again = await cook.post(
+        f"/meal-plans/{plan['id']}/entries", json={"recipe_id": omelette, "day": 2}
+    )
+    assert again.status_code == 200 and again.json() == added.json()
+    later = await cook.post(
+        f"/meal-plans/{plan['id']}/entries", json={"recipe_id": omelette, "day": 3}
+    )
+    assert later.json()["servings"] == 3  # 6 eggs
+    read = (await cook.get(f"/meal-plans/{plan['id']}")).json()
+    assert [sorted(e["servings"] for e in day["entries"]) for day in read["days"]] == [
+        [1, 6],
+        [6],
+        [3],
+    ]
+    eggs = items_by_key((await cook.get(f"/meal-plans/{plan['id']}/shopping-list")).json())["egg"]
+    assert eggs["amounts"] == [{"quantity": 32.0, "unit": "piece"}]
+
+    # Another user's entries are not sized by this user's preference.
+    other_plan = await plan_with(other, [{"recipe_id": "spanish-tortilla", "day": 1}])
+    other_entries = (await other.get(f"/meal-plans/{other_plan}")).json()["days"][0]["entries"]
+    tortilla = (await other.get("/recipes/spanish-tortilla")).json()
+    assert [e["servings"] for e in other_entries] == [tortilla["servings"]] != [3]
+
+    # Clearing the preference brings back the recipe's own servings.
+    assert (await cook.put("/users/me/preferences", json={})).is_success
+    own = await cook.post(
+        f"/meal-plans/{plan['id']}/entries",
+        json={"recipe_id": omelette, "day": 3, "slot": "breakfast"},
+    )
+    assert own.json()["servings"] == 2

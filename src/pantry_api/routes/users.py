@@ -17,7 +17,7 @@ async def get_me(call: Call) -> models.User:
 @router.add(
     "GET",
     "/users/me/preferences",
-    summary="Read your dietary tags, disliked ingredients and weeknight time limit",
+    summary="Read your preferences, and when you last saved them or declined to give them",
     response=models.Preferences,
 )
 async def get_preferences(call: Call) -> models.Preferences:
@@ -27,9 +27,19 @@ async def get_preferences(call: Call) -> models.Preferences:
 @router.add(
     "PUT",
     "/users/me/preferences",
-    summary="Replace your dietary tags, disliked ingredients and weeknight time limit",
+    summary="Replace your dietary tags, dislikes, weeknight time limit and servings",
     body=models.PreferencesIn,
     response=models.Preferences,
 )
 async def replace_preferences(call: Call, body: models.PreferencesIn) -> models.Preferences:
     return await store.replace_preferences(call.conn, call.user, body)
+
+
+@router.add(
+    "POST",
+    "/users/me/preferences/declined",
+    summary="Record that the person declined to give their preferences, now",
+    response=models.Preferences,
+)
+async def decline_preferences(call: Call) -> models.Preferences:
+    return await store.decline_preferences(call.conn, call.user)

@@ -331,11 +331,33 @@ def _preferences_shuffle_and_plan_ends() -> Migration:
     )
 
 
+# How many people a user cooks for (plan entries without their own servings take it), and
+# when they last saved their preferences or declined to be asked for them: the MCP server
+# is stateless, so Pantry remembers whether to ask. Null for everyone until they act.
+_SERVINGS_AND_PREFERENCE_ASKS = """
+ALTER TABLE users ADD COLUMN servings INTEGER;
+ALTER TABLE users ADD COLUMN preferences_set_at {ts};
+ALTER TABLE users ADD COLUMN preferences_declined_at {ts};
+"""
+
+
+def _servings_and_preference_asks() -> Migration:
+    return Migration(
+        version=5,
+        name="servings preference, and when preferences were set or declined",
+        statements={
+            dialect: _split(_SERVINGS_AND_PREFERENCE_ASKS.format(**types))
+            for dialect, types in _TYPES.items()
+        },
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _initial(),
     _recipe_facts(),
     _accounts(),
     _preferences_shuffle_and_plan_ends(),
+    _servings_and_preference_asks(),
 )
 
 _ADVISORY_LOCK_ID = 0x70616E74  # "pant": serialises migrations across replicas on PostgreSQL

@@ -19,6 +19,7 @@ from pantry_api.ids import new_id
 from pantry_api.store.common import now, page_offset, utc
 from pantry_api.store.recipes import coverages, visible_to
 from pantry_api.store.tables import meal_plan_entries, meal_plans, recipes
+from pantry_api.store.users import servings as saved_servings
 
 SLOT_ORDER = {"breakfast": 0, "lunch": 1, "dinner": 2, "snack": 3}
 
@@ -129,6 +130,7 @@ async def create(conn: AsyncConnection, user: str, data: models.PlanIn) -> model
             created_at=now(),
         )
     )
+    servings = await saved_servings(conn, user) if data.entries else None
     for index, entry in enumerate(data.entries):
         field = f"body.entries.{index}"
         if entry.day > data.days:
@@ -137,7 +139,7 @@ async def create(conn: AsyncConnection, user: str, data: models.PlanIn) -> model
                 details=[{"field": f"{field}.day", "problem": f"must be at most {data.days}"}],
             )
         await _check_recipe(conn, user, entry.recipe_id, f"{field}.recipe_id")
-        await _insert_entry(conn, plan_id, entry)
+        await _insert_entry(conn, plan_id, entry, servings)
     return await get(conn, user, plan_id)
 
 
@@ -153,9 +155,13 @@ async def _check_recipe(conn: AsyncConnection, user: str, recipe_id: str, field:
 
 
 async def _insert_entry(
-    conn: AsyncConnection, plan_id: str, data: models.EntryIn
+    conn: AsyncConnection, plan_id: str, data: models.EntryIn, default_servings: int | None
 ) -> tuple[str, bool]:
-    """Insert unless the same recipe is already on that day and slot; (entry id, created)."""
+    """Insert unless the same recipe is already on that day and slot; (entry id, created).
+
+    An entry without servings is made for the user's saved servings, stored on the entry
+    so a later change of preference does not change what was planned; with neither, it
+    stays null and follows the recipe's own servings."""
     same = (
         meal_plan_entries.c.plan_id == plan_id,
         meal_plan_entries.c.day == data.day,
@@ -173,7 +179,7 @@ async def _insert_entry(
             day=data.day,
             slot=data.slot,
             recipe_id=data.recipe_id,
-            servings=data.servings,
+            servings=data.servings if data.servings is not None else default_servings,
             created_at=now(),
         )
     )
@@ -250,7 +256,7 @@ async def add_entry(
             details=[{"field": "body.day", "problem": f"must be at most {plan.days}"}],
         )
     await _check_recipe(conn, user, data.recipe_id, "body.recipe_id")
-    entry_id, created = await _insert_entry(conn, plan_id, data)
+    entry_id, created = await _insert_entry(conn, plan_id, data, await saved_servings(conn, user))
     entry = next(e for e in await entries(conn, user, plan) if e.id == entry_id)
     return entry, created
 

@@ -30,6 +30,9 @@ users = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("max_weeknight_minutes", Integer, nullable=True),
+    Column("servings", Integer, nullable=True),
+    Column("preferences_set_at", DateTime(timezone=True), nullable=True),
+    Column("preferences_declined_at", DateTime(timezone=True), nullable=True),
 )
 
 ingredients = Table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, select, update
@@ -24,16 +25,30 @@ async def ensure(conn: AsyncConnection, user: str) -> None:
     )
 
 
+def _stamp(value: datetime | None) -> datetime | None:
+    return None if value is None else utc(value)
+
+
 def _preferences(row: Row[Any]) -> models.Preferences:
     return models.Preferences(
         dietary=row.dietary,
         disliked=row.disliked,
         max_weeknight_minutes=row.max_weeknight_minutes,
+        servings=row.servings,
+        set_at=_stamp(row.preferences_set_at),
+        declined_at=_stamp(row.preferences_declined_at),
     )
 
 
 async def preferences(conn: AsyncConnection, user: str) -> models.Preferences:
     return _preferences((await conn.execute(select(users).where(users.c.id == user))).one())
+
+
+async def servings(conn: AsyncConnection, user: str) -> int | None:
+    """How many people the user cooks for, if they said; plan entries default to it."""
+    found = await conn.execute(select(users.c.servings).where(users.c.id == user))
+    value: int | None = found.scalar_one_or_none()
+    return value
 
 
 async def replace_preferences(
@@ -42,6 +57,7 @@ async def replace_preferences(
     order = {tag: index for index, tag in enumerate(models.DIETARY_TAGS)}
     dietary = sorted(set(data.dietary), key=order.__getitem__)
     disliked = list(dict.fromkeys(models.trim(name).lower() for name in data.disliked))
+    stamp = now()
     await conn.execute(
         update(users)
         .where(users.c.id == user)
@@ -49,12 +65,24 @@ async def replace_preferences(
             dietary=dietary,
             disliked=disliked,
             max_weeknight_minutes=data.max_weeknight_minutes,
-            updated_at=now(),
+            servings=data.servings,
+            preferences_set_at=stamp,
+            updated_at=stamp,
         )
     )
-    return models.Preferences(
-        dietary=dietary, disliked=disliked, max_weeknight_minutes=data.max_weeknight_minutes
+    return await preferences(conn, user)
+
+
+async def decline_preferences(conn: AsyncConnection, user: str) -> models.Preferences:
+    """Record that the person declined to be asked for their preferences, now; nothing
+    else changes (repeating it only moves the time)."""
+    stamp = now()
+    await conn.execute(
+        update(users)
+        .where(users.c.id == user)
+        .values(preferences_declined_at=stamp, updated_at=stamp)
     )
+    return await preferences(conn, user)
 
 
 async def me(conn: AsyncConnection, user: str) -> models.User:
