@@ -17,7 +17,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 T = TypeVar("T")
-# The eight tools, in the order tools/list gives them.
+# The tools the model may call, in the order tools/list gives them.
 TOOL_NAMES = (
     "search_recipes",
     "save_recipe",
@@ -27,8 +27,9 @@ TOOL_NAMES = (
     "add_recipe_to_plan",
     "get_shopping_list",
     "suggest_substitutes",
+    "ask_preferences",
 )
-# Tools for the MCP Apps views only, listed after the eight; hosts keep them from the model.
+# Tools for the MCP Apps views only, listed after the others; hosts keep them from the model.
 VIEW_ONLY_TOOL_NAMES = ("get_meal_plan", "check_shopping_item")
 LISTED_TOOL_NAMES = TOOL_NAMES + VIEW_ONLY_TOOL_NAMES
 SERVICE_TOKEN = "tests-service-token-0123456789"

@@ -110,9 +110,11 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
         app=server,
         stateless=not settings.stateful,
         security_settings=None,  # HostOriginGuard below checks Host and Origin first
-        # Our tools send no progress or log notifications, so each answer is one JSON body:
-        # no SSE framing, and on 2026-07-28 no side task and stream per request.
-        json_response=True,
+        # Stateless, each answer is one JSON body: no SSE framing, and on 2026-07-28 no side
+        # task and stream per request. Stateful sessions answer tool calls on an SSE stream,
+        # the one channel that can carry the server's elicitation/create to a 2025-11-25
+        # client within the call (the preferences question).
+        json_response=not settings.stateful,
         max_request_body_size=MAX_BODY,
         session_idle_timeout=settings.session_idle_timeout,
         max_sessions=settings.max_sessions,

@@ -364,6 +364,16 @@ class PantryClient:
         result: JSON = await self._request("GET", "/users/me/preferences", user)
         return result
 
+    async def save_preferences(self, user: str, body: JSON) -> JSON:
+        """Replace the user's preferences: only with what the person answered themselves."""
+        result: JSON = await self._request("PUT", "/users/me/preferences", user, body=body)
+        return result
+
+    async def decline_preferences(self, user: str) -> JSON:
+        """Record that the person declined to be asked for their preferences, now."""
+        result: JSON = await self._request("POST", "/users/me/preferences/declined", user)
+        return result
+
     # ---- meal plans ---------------------------------------------------------------------
 
     async def list_plans(

@@ -64,6 +64,9 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # X-Forwarded-* honoured only from these
     session_idle_timeout: float = 1800.0  # a stateful session unused this long is closed
     max_sessions: int = 10_000  # stateful sessions held at once; more are refused
+    # Seal the requestState of 2026-07-28 multi-round-trip calls: the first key seals, every
+    # key opens (rotation). Empty: a key generated at start-up, good for one process only.
+    request_state_keys: tuple[bytes, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, tty: bool | None = None) -> Settings:
@@ -122,6 +125,7 @@ class Settings:
             max_sessions=int(
                 _number(env, "PANTRY_MCP_MAX_SESSIONS", 10_000, low=1, high=1_000_000)
             ),
+            request_state_keys=_state_keys(env),
         )
 
 
@@ -212,6 +216,22 @@ def _redis_url(env: Mapping[str, str]) -> str | None:
     if raw and not raw.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"PANTRY_MCP_REDIS_URL must be a redis:// URL, got {raw.split(':')[0]!r}")
     return raw or None
+
+
+MIN_STATE_KEY_BYTES = 32
+
+
+def _state_keys(env: Mapping[str, str]) -> tuple[bytes, ...]:
+    """PANTRY_MCP_REQUEST_STATE_KEY: one secret, or several separated by commas while
+    rotating (the first seals). Each must be at least 32 bytes, the same on every replica."""
+    keys = tuple(key.encode() for key in _list(env, "PANTRY_MCP_REQUEST_STATE_KEY"))
+    for number, key in enumerate(keys, 1):
+        if len(key) < MIN_STATE_KEY_BYTES:
+            raise ConfigError(
+                f"PANTRY_MCP_REQUEST_STATE_KEY: key {number} is {len(key)} bytes; each must be "
+                f"at least {MIN_STATE_KEY_BYTES} (e.g. `openssl rand -base64 48`)"
+            )
+    return keys
 
 
 def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:

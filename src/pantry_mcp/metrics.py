@@ -87,6 +87,17 @@ class Metrics:
             registry=r,
         )
 
+        self.elicitations = Counter(
+            "pantry_mcp_elicitations",
+            "Questions put to the person (preferences), by outcome: asked, accepted, "
+            "declined, cancelled, invalid.",
+            ["outcome"],
+            registry=r,
+        )
+
+    def elicitation(self, outcome: str) -> None:
+        self._child(self.elicitations, outcome).inc()
+
     def watch_sessions(self, count: Callable[[], int]) -> None:
         """Report the stateful sessions open now, read from ``count`` at every scrape."""
         sessions = Gauge(

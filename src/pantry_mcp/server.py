@@ -7,6 +7,7 @@ Tools, resources, prompts and completion are wired here; what they do lives in
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,8 +17,10 @@ from importlib import resources
 from typing import Any
 
 import mcp_types as types
+import structlog
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
@@ -29,6 +32,13 @@ from pantry_mcp.handlers import prompts
 from pantry_mcp.handlers import resources as resource_handlers
 from pantry_mcp.handlers.prompts import next_monday
 from pantry_mcp.metrics import Metrics
+from pantry_mcp.preferences_question import (
+    ASKING_TOOLS,
+    CHANGE_TOOL,
+    Gate,
+    before_call,
+    before_change,
+)
 from pantry_mcp.ratelimit import RateLimiter, rate_limiter
 from pantry_mcp.registry import Registry, ToolFailure, error_result
 from pantry_mcp.request_log import RequestLog
@@ -111,6 +121,7 @@ def build_server(
     slot: StateSlot | None = None,
 ) -> Server[AppState]:
     """The server; ``client`` belongs to the caller, who opens and closes it."""
+    metrics = metrics or Metrics()
     resource_defs = _definitions("resources")
     prompt_defs = {p["name"]: p for p in _definitions("prompts")["prompts"]}
     templates = [
@@ -152,7 +163,7 @@ def build_server(
 
     async def on_call_tool(
         ctx: Context, params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         spec = registry.get(params.name)
         if spec is None:
             raise MCPError(
@@ -171,10 +182,20 @@ def build_server(
                 f"Wait {wait} seconds, then retry the same call.",
                 retry_after_seconds=wait,
             )
+        gate = Gate()
+        if spec.name in ASKING_TOOLS or spec.name == CHANGE_TOOL:
+            ask = before_change if spec.name == CHANGE_TOOL else before_call
+            try:
+                gate = await ask(ctx, state.client, user, params, metrics)
+            except PantryError as error:
+                raise _upstream_failure(error) from None
+            if gate.question is not None:
+                return gate.question
         try:
-            return await registry.call(spec, state.client, user, params.arguments)
+            result = await registry.call(spec, state.client, user, params.arguments)
         except ToolFailure as failure:
             raise MCPError(code=INTERNAL_ERROR, message=str(failure)) from None
+        return _with_note(result, gate.note)
 
     async def on_list_resources(
         ctx: Context, params: types.PaginatedRequestParams | None
@@ -296,8 +317,43 @@ def build_server(
     server.extensions = {EXTENSION_ID: {}}
     # Our request log replaces the SDK's default OpenTelemetry middleware: with no exporter
     # installed it only costs time on every request.
-    server.middleware = [RequestLog(metrics or Metrics())]
+    server.middleware = [
+        RequestLog(metrics),
+        # Seals the requestState of input-required results and opens it on the retry: bound
+        # to this server, the acting user, the tool and its arguments, for ten minutes.
+        RequestStateBoundary(_state_security(settings), default_audience="pantry-mcp"),
+    ]
     return server
+
+
+def _state_security(settings: Settings) -> RequestStateSecurity:
+    def principal(ctx: ServerRequestContext[Any, Any]) -> str:
+        return acting_user(ctx)
+
+    if settings.request_state_keys:
+        return RequestStateSecurity(
+            keys=list(settings.request_state_keys), bind_principal=principal
+        )
+    structlog.get_logger("pantry_mcp").warning(
+        "request_state_key_generated",
+        detail="PANTRY_MCP_REQUEST_STATE_KEY is not set: a key generated now seals "
+        "questions to the person; another replica, or this one after a restart, cannot "
+        "open them. Give every replica the same key of at least 32 bytes.",
+    )
+    return RequestStateSecurity(keys=[os.urandom(32)], bind_principal=principal)
+
+
+def _with_note(result: types.CallToolResult, note: str) -> types.CallToolResult:
+    """The summary, text and structured alike, with ``note`` added (not to errors)."""
+    if not note or result.is_error or result.structured_content is None:
+        return result
+    summary = str(result.structured_content["summary"]) + note
+    return result.model_copy(
+        update={
+            "content": [types.TextContent(text=summary)],
+            "structured_content": {**result.structured_content, "summary": summary},
+        }
+    )
 
 
 def _view_contents(view: View) -> types.TextResourceContents:

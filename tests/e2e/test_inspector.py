@@ -57,6 +57,7 @@ TOOLS = {
     "add_recipe_to_plan",
     "get_shopping_list",
     "suggest_substitutes",
+    "ask_preferences",
     # for the MCP Apps views only (hosts keep them from the model)
     "get_meal_plan",
     "check_shopping_item",

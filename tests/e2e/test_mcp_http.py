@@ -198,9 +198,9 @@ async def test_tool_calls_are_rate_limited_per_user(mcp_server: McpServerFactory
 async def test_answers_are_one_json_body_and_streams_tell_nginx_not_to_buffer(
     mcp_server: McpServerFactory,
 ) -> None:
-    """Our tools send no notifications, so every POST is answered with one JSON body; the
-    only stream is a stateful session's GET, which must pass nginx unbuffered."""
-    url = mcp_server(PANTRY_MCP_STATEFUL="1")
+    """Stateless (the default), every POST is answered with one JSON body. A stateful
+    session answers on SSE streams (the channel for the server's own requests, such as
+    the preferences question), and every stream must pass nginx unbuffered."""
     body = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -213,9 +213,17 @@ async def test_answers_are_one_json_body_and_streams_tell_nginx_not_to_buffer(
     }
     headers = {"Accept": "application/json, text/event-stream", "X-Request-ID": "req-from-nginx-1"}
     async with httpx2.AsyncClient(timeout=30) as http:
+        plain = await http.post(mcp_server(), json=body, headers=headers)
+        assert plain.headers["content-type"] == "application/json"
+        assert plain.json()["result"]["protocolVersion"] == "2025-11-25"
+        assert plain.headers["x-request-id"] == "req-from-nginx-1"
+
+        url = mcp_server(PANTRY_MCP_STATEFUL="1")
         response = await http.post(url, json=body, headers=headers)
-        assert response.headers["content-type"] == "application/json"
-        assert response.json()["result"]["protocolVersion"] == "2025-11-25"
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["x-accel-buffering"] == "no"
+        data = [line for line in response.text.splitlines() if line.startswith("data:")]
+        assert json.loads(data[-1][5:])["result"]["protocolVersion"] == "2025-11-25"
         assert response.headers["x-request-id"] == "req-from-nginx-1"
         session = {
             "Mcp-Session-Id": response.headers["mcp-session-id"],

@@ -35,7 +35,7 @@ async def test_the_user_requests_over_stdio(pantry_server: RunningServer, mode: 
     user = unique("stdio-user")
     async with Client(stdio_server(pantry_server.base_url, user), mode=mode) as client:
         tools = await client.list_tools()
-        assert len(tools.tools) == 10  # the eight, and two for the views only
+        assert len(tools.tools) == 11  # nine for the model, and two for the views only
         bought = await client.call_tool(
             "update_pantry",
             {"changes": [{"action": "add", "ingredient": "eggs", "quantity": 6, "unit": "piece"}]},

@@ -196,3 +196,13 @@ def test_a_bad_user_claim_stops_start_up_with_one_line(name: str, says: str) -> 
 def test_a_user_claim_without_an_issuer_is_refused() -> None:
     with pytest.raises(ConfigError, match="PANTRY_MCP_AUTH_USER_CLAIM needs an issuer"):
         settings(PANTRY_MCP_AUTH_USER_CLAIM="pantry_user")
+
+
+def test_request_state_keys_are_long_enough_and_rotate() -> None:
+    assert settings().request_state_keys == ()  # a key of its own, generated at start-up
+    one = "a" * 32
+    assert settings(PANTRY_MCP_REQUEST_STATE_KEY=one).request_state_keys == (one.encode(),)
+    rotating = settings(PANTRY_MCP_REQUEST_STATE_KEY=f"{'n' * 40}, {one}").request_state_keys
+    assert rotating == (b"n" * 40, one.encode())  # the first seals, both open
+    with pytest.raises(ConfigError, match="key 2 is 5 bytes; each must be at least 32"):
+        settings(PANTRY_MCP_REQUEST_STATE_KEY=f"{one},short")
