@@ -39,6 +39,8 @@ def main() -> int:
     env.setdefault("PANTRY_API_SERVICE_TOKEN", secrets.token_urlsafe(32))
     env.setdefault("PANTRY_MCP_PANTRY_TOKEN", env["PANTRY_API_SERVICE_TOKEN"])
     env.setdefault("PANTRY_MCP_PANTRY_URL", API_URL)
+    # One process: a key for this run seals its questions to the person (no start-up warning).
+    env.setdefault("PANTRY_MCP_REQUEST_STATE_KEY", secrets.token_urlsafe(48))
     children: list[subprocess.Popen[bytes]] = []
     try:
         api = subprocess.Popen(  # noqa: S603 - our own console script
