@@ -114,6 +114,11 @@ async def test_a_refusal_saves_nothing_and_is_not_asked_again(
     assert person.asked == 1
     saved = await saved_preferences(pantry_server, user)
     assert saved["set_at"] is None and saved["declined_at"] is not None
+    async with httpx2.AsyncClient() as http:
+        metrics = (await http.get(url.replace("/mcp", "/metrics"))).text
+    outcome = "declined" if action == "decline" else "cancelled"
+    assert 'pantry_mcp_elicitations_total{outcome="asked"} 1.0' in metrics
+    assert f'pantry_mcp_elicitations_total{{outcome="{outcome}"}} 1.0' in metrics
     assert (saved["dietary"], saved["disliked"], saved["servings"]) == ([], [], None)
     assert "not set their preferences" not in text_of(ideas.content[0])
 
@@ -304,3 +309,30 @@ async def test_without_forms_the_change_tool_only_reports_what_is_saved(
         "No preferences saved. Only the person can change them, in a client that shows "
         "forms; this client shows none."
     )
+
+
+async def test_malformed_answers_are_client_errors_and_change_nothing(
+    mcp_server: McpServerFactory, pantry_server: RunningServer
+) -> None:
+    user = unique("malformed")
+    url = mcp_server(user=user)
+    state = await ask(url)
+    call = {"name": "whats_for_dinner", "arguments": {"count": 2}}
+    for params in (
+        {**call, "requestState": 123, "inputResponses": {"preferences": {"action": "accept"}}},
+        {**call, "requestState": state, "inputResponses": {"preferences": "yes"}},
+        {**call, "requestState": state, "inputResponses": {"other": {"action": "accept"}}},
+        {**call, "requestState": state},  # the question unanswered
+        {**call, "inputResponses": {"preferences": {"action": "accept", "content": ANSWER}}},
+        {**call, "requestState": state, "inputResponses": {"preferences": {"action": "maybe"}}},
+        {
+            **call,
+            "requestState": state,
+            "inputResponses": {"preferences": {"action": "accept", "content": {"avoid": ["a"]}}},
+        },
+    ):
+        response = await raw_call(url, params)
+        assert response.status_code < 500, response.text
+        assert response.json()["error"]["code"] == -32602, (params, response.text)
+    saved = await saved_preferences(pantry_server, user)
+    assert saved["set_at"] is None and saved["declined_at"] is None
