@@ -23,6 +23,10 @@ MESSAGE = (
     "and you can change it later."
 )
 CHANGE_MESSAGE = "Your preferences, as saved. Change what you like; everything is optional."
+FIRST_MESSAGE = (
+    "A few things to remember about how you eat. Everything is optional, and you can change "
+    "it later."
+)
 # Flat primitives only (what every form-capable client can render): a multi-select of
 # Pantry's dietary tags, a free-text list of foods, and two whole numbers.
 FORM: dict[str, Any] = {
@@ -31,7 +35,7 @@ FORM: dict[str, Any] = {
         "dietary": {
             "type": "array",
             "title": "Dietary needs",
-            "description": "Every dinner will meet all you tick.",
+            "description": "Every dinner will meet all you choose.",
             "items": {"type": "string", "enum": list(DIETARY)},
             "uniqueItems": True,
         },

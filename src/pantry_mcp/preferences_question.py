@@ -27,6 +27,7 @@ from pantry_mcp.client import PantryClient
 from pantry_mcp.metrics import Metrics
 from pantry_mcp.preferences_form import (
     CHANGE_MESSAGE,
+    FIRST_MESSAGE,
     FORM,
     MESSAGE,
     InvalidAnswer,
@@ -44,6 +45,16 @@ NOT_SET = (
     "servings); they can be asked in a client that shows forms."
 )
 NO_FORMS = " Only the person can change them, in a client that shows forms; this client shows none."
+# A 2025-11-25 client without a session: it may show forms, but this channel cannot ask.
+NOT_SET_NO_CHANNEL = (
+    " The person has not set their preferences (diet, foods to avoid, weeknight time, "
+    "servings); this connection cannot ask them (2025-11-25 without a session): a client on "
+    "2026-07-28, or a stateful session, can."
+)
+NO_FORMS_NO_CHANNEL = (
+    " Only the person can change them, through a form this connection cannot carry "
+    "(2025-11-25 without a session): a client on 2026-07-28, or a stateful session, can."
+)
 CHANGED = " The person just saved these."
 UNCHANGED = " The person left them as they were."
 
@@ -82,14 +93,15 @@ async def before_call(
     preferences = await client.get_preferences(user)
     if not needs_asking(preferences, datetime.now(UTC)):
         return Gate()
+    modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+    if not modern and not ctx.session.can_send_request:
+        # Stateless 2025-11-25 HTTP: no channel for a question, whatever the client shows.
+        return Gate(note=NOT_SET_NO_CHANNEL if is_unset(preferences) else "")
     if not supports_form(ctx):
         return Gate(note=NOT_SET if is_unset(preferences) else "")
-    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-        _record(metrics, "asked", user)
-        return Gate(question=_question(MESSAGE, FORM, datetime.now(UTC)))
-    if not ctx.session.can_send_request:  # stateless 2025-11-25 HTTP: no way to ask
-        return Gate(note=NOT_SET)
     _record(metrics, "asked", user)
+    if modern:
+        return Gate(question=_question(MESSAGE, FORM, datetime.now(UTC)))
     answer = await ctx.session.elicit_form(MESSAGE, FORM, related_request_id=ctx.request_id)
     await _settle(client, user, answer, metrics, remember_refusal=True)
     return Gate()
@@ -105,20 +117,22 @@ async def before_change(
     """The person asked to change their preferences: the same form, prefilled. A refusal
     here only means "no change"; the tool then reports what is saved."""
     if params.request_state is not None or params.input_responses:
-        saved = await _settle_retry(client, user, params, metrics, remember_refusal=False)
-        return Gate(note=CHANGED if saved else UNCHANGED)
+        changed = await _settle_retry(client, user, params, metrics, remember_refusal=False)
+        return Gate(note=CHANGED if changed else UNCHANGED)
+    modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+    if not modern and not ctx.session.can_send_request:
+        return Gate(note=NO_FORMS_NO_CHANNEL)
     if not supports_form(ctx):
         return Gate(note=NO_FORMS)
-    form = prefilled(await client.get_preferences(user))
-    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-        _record(metrics, "asked", user)
-        return Gate(question=_question(CHANGE_MESSAGE, form, datetime.now(UTC)))
-    if not ctx.session.can_send_request:
-        return Gate(note=NO_FORMS)
+    saved = await client.get_preferences(user)
+    form = prefilled(saved)
+    message = FIRST_MESSAGE if is_unset(saved) else CHANGE_MESSAGE
     _record(metrics, "asked", user)
-    answer = await ctx.session.elicit_form(CHANGE_MESSAGE, form, related_request_id=ctx.request_id)
-    saved = await _settle(client, user, answer, metrics, remember_refusal=False)
-    return Gate(note=CHANGED if saved else UNCHANGED)
+    if modern:
+        return Gate(question=_question(message, form, datetime.now(UTC)))
+    answer = await ctx.session.elicit_form(message, form, related_request_id=ctx.request_id)
+    changed = await _settle(client, user, answer, metrics, remember_refusal=False)
+    return Gate(note=CHANGED if changed else UNCHANGED)
 
 
 def _question(message: str, form: dict[str, Any], asked_at: datetime) -> types.InputRequiredResult:

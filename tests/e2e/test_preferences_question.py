@@ -148,7 +148,8 @@ async def test_the_stateless_legacy_path_with_forms_is_told_not_asked(
     async with Client(mcp_server(), mode="legacy", elicitation_callback=person) as client:
         ideas = await client.call_tool("whats_for_dinner", {"count": 2})
     assert person.asked == 0
-    assert "has not set their preferences" in ideas.structured_content["summary"]
+    summary = ideas.structured_content["summary"]
+    assert "this connection cannot ask them (2025-11-25 without a session)" in summary
 
 
 async def test_an_invalid_answer_is_refused_and_nothing_is_saved(
