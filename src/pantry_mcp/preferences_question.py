@@ -93,18 +93,12 @@ async def before_call(
     preferences = await client.get_preferences(user)
     if not needs_asking(preferences, datetime.now(UTC)):
         return Gate()
-    modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
-    if not modern and not ctx.session.can_send_request:
-        # Stateless 2025-11-25 HTTP: no channel for a question, whatever the client shows.
-        return Gate(note=NOT_SET_NO_CHANNEL if is_unset(preferences) else "")
-    if not supports_form(ctx):
-        return Gate(note=NOT_SET if is_unset(preferences) else "")
-    _record(metrics, "asked", user)
-    if modern:
-        return Gate(question=_question(MESSAGE, FORM, datetime.now(UTC)))
-    answer = await ctx.session.elicit_form(MESSAGE, FORM, related_request_id=ctx.request_id)
-    await _settle(client, user, answer, metrics, remember_refusal=True)
-    return Gate()
+    blocked = _cannot_ask(ctx)
+    if blocked is not None:
+        note = NOT_SET_NO_CHANNEL if blocked == "no channel" else NOT_SET
+        return Gate(note=note if is_unset(preferences) else "")
+    asked = await _ask(ctx, client, user, metrics, MESSAGE, FORM, remember_refusal=True)
+    return Gate(question=asked) if isinstance(asked, types.InputRequiredResult) else Gate()
 
 
 async def before_change(
@@ -119,20 +113,46 @@ async def before_change(
     if params.request_state is not None or params.input_responses:
         changed = await _settle_retry(client, user, params, metrics, remember_refusal=False)
         return Gate(note=CHANGED if changed else UNCHANGED)
+    blocked = _cannot_ask(ctx)
+    if blocked is not None:
+        return Gate(note=NO_FORMS_NO_CHANNEL if blocked == "no channel" else NO_FORMS)
+    saved = await client.get_preferences(user)
+    message = FIRST_MESSAGE if is_unset(saved) else CHANGE_MESSAGE
+    asked = await _ask(
+        ctx, client, user, metrics, message, prefilled(saved), remember_refusal=False
+    )
+    if isinstance(asked, types.InputRequiredResult):
+        return Gate(question=asked)
+    return Gate(note=CHANGED if asked else UNCHANGED)
+
+
+def _cannot_ask(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    """Why this request cannot carry the question, or None when it can."""
     modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
     if not modern and not ctx.session.can_send_request:
-        return Gate(note=NO_FORMS_NO_CHANNEL)
+        return "no channel"  # stateless 2025-11-25 HTTP, whatever the client can show
     if not supports_form(ctx):
-        return Gate(note=NO_FORMS)
-    saved = await client.get_preferences(user)
-    form = prefilled(saved)
-    message = FIRST_MESSAGE if is_unset(saved) else CHANGE_MESSAGE
+        return "no forms"
+    return None
+
+
+async def _ask(
+    ctx: ServerRequestContext[Any, Any],
+    client: PantryClient,
+    user: str,
+    metrics: Metrics,
+    message: str,
+    form: dict[str, Any],
+    *,
+    remember_refusal: bool,
+) -> types.InputRequiredResult | bool:
+    """Put the form to the person. On 2026-07-28: the question, for the tool to return.
+    On 2025-11-25: the person's answer, settled now (True when saved)."""
     _record(metrics, "asked", user)
-    if modern:
-        return Gate(question=_question(message, form, datetime.now(UTC)))
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        return _question(message, form, datetime.now(UTC))
     answer = await ctx.session.elicit_form(message, form, related_request_id=ctx.request_id)
-    changed = await _settle(client, user, answer, metrics, remember_refusal=False)
-    return Gate(note=CHANGED if changed else UNCHANGED)
+    return await _settle(client, user, answer, metrics, remember_refusal=remember_refusal)
 
 
 def _question(message: str, form: dict[str, Any], asked_at: datetime) -> types.InputRequiredResult:
