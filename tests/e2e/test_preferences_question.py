@@ -9,6 +9,7 @@ carry a server request), and Pantry's own API says what was saved.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx2
@@ -16,6 +17,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
+from mcp.server import request_state  # its clock moves in the expiry test
 from mcp.shared.exceptions import MCPError
 
 from tests.e2e.conftest import McpServerFactory
@@ -337,3 +339,23 @@ async def test_malformed_answers_are_client_errors_and_change_nothing(
         assert response.json()["error"]["code"] == -32602, (params, response.text)
     saved = await saved_preferences(pantry_server, user)
     assert saved["set_at"] is None and saved["declined_at"] is None
+
+
+async def test_an_expired_state_is_refused_and_changes_nothing(
+    mcp_server: McpServerFactory, pantry_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """States live ten minutes. Waiting that long in a test is not an option, so the
+    boundary's clock (and only its clock) is moved on past the expiry."""
+    user = unique("late")
+    url = mcp_server(user=user)
+    state = await ask(url)
+
+    class Later:
+        @staticmethod
+        def time() -> float:
+            return time.time() + 601
+
+    monkeypatch.setattr(request_state, "time", Later)
+    refused = await raw_call(url, answered(state))
+    assert refused.json()["error"]["message"] == "Invalid or expired requestState"
+    assert (await saved_preferences(pantry_server, user))["set_at"] is None
