@@ -28,11 +28,17 @@ export interface Live {
   refresh(): Promise<void>;
   /** Show a tool result the host pushed, then refresh. */
   result(toolResult: CallToolResult): Promise<void>;
+  /** Run a change the view makes (a tick, a swap): a read that overlaps it is read again,
+   * so an answer sent before the change never draws over it. */
+  changing<R>(work: () => Promise<R>): Promise<R>;
 }
+
+const MAX_READS = 5; // a read overlapped by changes this many times in a row draws anyway
 
 export function live<T>({ host, shell }: ViewContext, reading: Reading<T>): Live {
   let drawn = false;
   let planId: string | undefined;
+  let edits = 0; // moves when a change starts and when it ends
   const unreadable = `The ${reading.noun} could not be read.`;
   const stale = `The ${reading.shortNoun ?? reading.noun} could not be refreshed; it shows what it was when made.`;
   const nothing = `No ${reading.noun} to show.`;
@@ -46,9 +52,26 @@ export function live<T>({ host, shell }: ViewContext, reading: Reading<T>): Live
     shell.show(h("p", { class: "placeholder" }, text));
   }
 
+  async function changing<R>(work: () => Promise<R>): Promise<R> {
+    edits++;
+    try {
+      return await work();
+    } finally {
+      edits++;
+    }
+  }
+
+  async function read(id: string): ReturnType<typeof host.call> {
+    for (let reads = 1; ; reads++) {
+      const before = edits;
+      const outcome = await host.call(reading.tool, { plan_id: id });
+      if (edits === before || reads >= MAX_READS) return outcome;
+    }
+  }
+
   async function refresh(): Promise<void> {
     if (!planId) return;
-    const outcome = await host.call(reading.tool, { plan_id: planId });
+    const outcome = await read(planId);
     const fresh = outcome.ok ? reading.parse(outcome.data) : null;
     if (fresh) {
       draw(fresh);
@@ -91,5 +114,5 @@ export function live<T>({ host, shell }: ViewContext, reading: Reading<T>): Live
     shell.ready();
   }
 
-  return { planId: () => planId, refresh, result };
+  return { planId: () => planId, refresh, result, changing };
 }

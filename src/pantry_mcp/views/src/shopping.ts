@@ -187,7 +187,9 @@ export function shoppingList({ host, shell }: ViewContext): View {
     pending.set(key, { checked, seq: mine });
     item.checked = checked;
     show(item, row, null);
-    const outcome = await host.call("check_shopping_item", { plan_id: target, item_key: key, checked });
+    const outcome = await changing(() =>
+      host.call("check_shopping_item", { plan_id: target, item_key: key, checked }),
+    );
     if (pending.get(key)?.seq !== mine) return; // a later tick of the same item decides
     pending.delete(key);
     const current = items().find((other) => other.key === key) ?? item;
@@ -204,7 +206,7 @@ export function shoppingList({ host, shell }: ViewContext): View {
     shell.status(`${capitalize(current.name)} could not be ${checked ? "ticked off" : "put back"}.`);
   }
 
-  const { planId, result } = live(
+  const { planId, result, changing } = live(
     { host, shell },
     {
       tool: "get_shopping_list",

@@ -391,12 +391,14 @@ export function weekPlan({ host, shell }: ViewContext): View {
       el.setAttribute("aria-busy", "true");
       errors.replaceChildren();
       note.textContent = `Putting ${option.title} on ${day.weekday}…`;
-      const outcome = await host.call("add_recipe_to_plan", {
-        recipe_id: option.id,
-        date: day.date,
-        plan_id: target.id,
-        replace: true,
-      });
+      const outcome = await changing(() =>
+        host.call("add_recipe_to_plan", {
+          recipe_id: option.id,
+          date: day.date,
+          plan_id: target.id,
+          replace: true,
+        }),
+      );
       busy = false;
       el.removeAttribute("aria-busy");
       if (!outcome.ok) {
@@ -430,7 +432,7 @@ export function weekPlan({ host, shell }: ViewContext): View {
     safely(showIdeas, oops);
   }
 
-  const { refresh, result } = live(
+  const { refresh, result, changing } = live(
     { host, shell },
     {
       tool: "get_meal_plan",
