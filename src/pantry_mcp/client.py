@@ -19,6 +19,7 @@ The error tree::
 from __future__ import annotations
 
 import contextvars
+import copy
 import re
 import time
 from collections.abc import Mapping
@@ -99,6 +100,10 @@ class UpstreamCall:
 @dataclass
 class CallLog:
     calls: list[UpstreamCall] = field(default_factory=list)
+    # Answers to reads made while serving this request: the same read again (the
+    # preferences question's check, then the tool's own) is answered from here. Any write
+    # forgets them all.
+    reads: dict[str, Any] = field(default_factory=dict)
 
 
 # The calls made while serving the current MCP request; the registry starts a fresh log
@@ -166,6 +171,28 @@ class PantryClient:
         idempotency_key: str | None = None,
     ) -> Any:
         url = template.format(**{k: _segment(v) for k, v in (path or {}).items()})
+        log = current_calls.get()
+        if log is not None:
+            if method != "GET":
+                log.reads.clear()
+            else:
+                read = repr((user, url, sorted((params or {}).items())))
+                if read in log.reads:  # a copy: a repeat reader cannot change the first's
+                    return copy.deepcopy(log.reads[read])
+                log.reads[read] = await self._call(method, url, template, user, params, body, None)
+                return log.reads[read]
+        return await self._call(method, url, template, user, params, body, idempotency_key)
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        template: str,
+        user: str,
+        params: Mapping[str, Any] | None,
+        body: JSON | None,
+        idempotency_key: str | None,
+    ) -> Any:
         headers = {USER_HEADER: user}
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key

@@ -78,6 +78,12 @@ def needs_asking(preferences: JSON, now: datetime) -> bool:
     return not declined or now - _instant(declined) >= QUIET_AFTER_DECLINE
 
 
+def answered_since(preferences: JSON, asked_at: datetime) -> bool:
+    """The person saved or declined after ``asked_at``: that question has had its answer."""
+    recorded = (preferences.get("set_at"), preferences.get("declined_at"))
+    return any(when and _instant(when) >= asked_at for when in recorded)
+
+
 def is_unset(preferences: JSON) -> bool:
     return not preferences.get("set_at")
 

@@ -31,6 +31,7 @@ from pantry_mcp.preferences_form import (
     FORM,
     MESSAGE,
     InvalidAnswer,
+    answered_since,
     is_unset,
     needs_asking,
     prefilled,
@@ -185,14 +186,12 @@ async def _settle_retry(
         raise MCPError(code=INVALID_PARAMS, message="Invalid or expired requestState") from None
     # A state answers one question once: after the person's answer is recorded, the same
     # state brought back again (a replay) is refused and changes nothing.
-    preferences = await client.get_preferences(user)
-    for recorded in (preferences.get("set_at"), preferences.get("declined_at")):
-        if recorded and datetime.fromisoformat(recorded.replace("Z", "+00:00")) >= asked_at:
-            raise MCPError(
-                code=INVALID_PARAMS,
-                message="That preferences question was already answered; call the tool "
-                "again without requestState.",
-            )
+    if answered_since(await client.get_preferences(user), asked_at):
+        raise MCPError(
+            code=INVALID_PARAMS,
+            message="That preferences question was already answered; call the tool "
+            "again without requestState.",
+        )
     return await _settle(client, user, answer, metrics, remember_refusal=remember_refusal)
 
 

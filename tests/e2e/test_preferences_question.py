@@ -8,6 +8,7 @@ carry a server request), and Pantry's own API says what was saved.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -183,9 +184,11 @@ async def raw_call(url: str, params: dict[str, Any]) -> httpx2.Response:
         "Mcp-Method": "tools/call",
         "Mcp-Name": params["name"],
         "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
     }
+    # Written by hand: JSON below any schema (lone surrogates, NaN, huge numbers) goes as is.
     async with httpx2.AsyncClient() as http:
-        return await http.post(url, json=body, headers=headers)
+        return await http.post(url, content=json.dumps(body), headers=headers)
 
 
 async def ask(url: str) -> str:
@@ -321,7 +324,7 @@ async def test_malformed_answers_are_client_errors_and_change_nothing(
     url = mcp_server(user=user)
     state = await ask(url)
     call = {"name": "whats_for_dinner", "arguments": {"count": 2}}
-    for params in (
+    cases: list[dict[str, Any]] = [
         {**call, "requestState": 123, "inputResponses": {"preferences": {"action": "accept"}}},
         {**call, "requestState": state, "inputResponses": {"preferences": "yes"}},
         {**call, "requestState": state, "inputResponses": {"other": {"action": "accept"}}},
@@ -333,7 +336,21 @@ async def test_malformed_answers_are_client_errors_and_change_nothing(
             "requestState": state,
             "inputResponses": {"preferences": {"action": "accept", "content": {"avoid": ["a"]}}},
         },
-    ):
+        *(
+            {
+                **call,
+                "requestState": state,
+                "inputResponses": {"preferences": {"action": "accept", "content": below}},
+            }
+            for below in (
+                {"avoid": "\ud800"},
+                {"servings": float("nan")},
+                {"servings": 10**400},
+                {"max_weeknight_minutes": float("inf")},
+            )
+        ),
+    ]
+    for params in cases:
         response = await raw_call(url, params)
         assert response.status_code < 500, response.text
         assert response.json()["error"]["code"] == -32602, (params, response.text)

@@ -61,6 +61,9 @@ async def test_a_tool_call_is_one_line_with_its_upstream_calls(
         ("GET", "/recipes", 200),
         ("GET", "/pantry", 200),  # what expires soon
     }
+    # The preferences question's check and the tool share one read of the preferences.
+    paths = [u["path"] for u in dinner["upstream"]]
+    assert paths.count("/users/me/preferences") == 1, paths
     assert bad["outcome"] == "tool_error"
     assert bad["upstream"] == []
     access = {r["request_id"]: r for r in records if r.get("event") == "http_request"}

@@ -225,3 +225,31 @@ async def test_calls_made_at_once_during_the_trial_wait_for_its_verdict() -> Non
     assert answers == [{"items": []}, {"items": []}]
     assert breaker.state.value == "closed"
     assert state["after_outage"] == 2  # each call reached Pantry once
+
+
+async def test_within_one_request_a_read_is_made_once_until_a_write() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        return httpx2.Response(200, json={"dietary": [], "set_at": None})
+
+    client = PantryClient("http://pantry.test", "t", transport=httpx2.MockTransport(handler))
+    token = current_calls.set(CallLog())
+    try:
+        first = await client.get_preferences("alice")
+        again = await client.get_preferences("alice")
+        assert again == first and again is not first  # a repeat gets its own copy
+        await client.get_preferences("bob")  # another user: another read
+        await client.decline_preferences("alice")  # a write forgets every read
+        await client.get_preferences("alice")
+    finally:
+        current_calls.reset(token)
+    await client.get_preferences("alice")  # outside a request nothing is kept
+    assert seen == [
+        "GET /users/me/preferences",
+        "GET /users/me/preferences",
+        "POST /users/me/preferences/declined",
+        "GET /users/me/preferences",
+        "GET /users/me/preferences",
+    ]

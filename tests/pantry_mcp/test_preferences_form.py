@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from pantry_mcp.preferences_form import FORM, InvalidAnswer, needs_asking, prefilled, read_answer
+from pantry_mcp.preferences_form import (
+    FORM,
+    InvalidAnswer,
+    answered_since,
+    needs_asking,
+    prefilled,
+    read_answer,
+)
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 NEVER: dict[str, Any] = {"set_at": None, "declined_at": None}
@@ -80,3 +87,11 @@ def test_the_change_form_is_prefilled_and_the_first_form_is_not() -> None:
         "servings": 1,
     }
     assert all("default" not in v for v in FORM["properties"].values())
+
+
+def test_a_question_is_answered_once_it_is_saved_or_declined_after_it_was_asked() -> None:
+    asked = NOW - timedelta(minutes=1)
+    assert not answered_since(NEVER, asked)
+    assert not answered_since({**NEVER, "declined_at": "2026-12-04T11:00:00Z"}, asked)
+    assert answered_since({**NEVER, "set_at": "2026-12-04T11:59:30Z"}, asked)
+    assert answered_since({**NEVER, "declined_at": NOW.isoformat()}, asked)
