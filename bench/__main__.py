@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import hop, overhead, pantry_search, plan_latency, soak
+from bench import hop, overhead, pantry_search, plan_latency, soak, tracing
 
 RESULTS = Path(__file__).parent / "results"
-NAMES = ("overhead", "hop", "plan", "search", "soak")
+NAMES = ("overhead", "hop", "plan", "search", "soak", "tracing")
 
 
 def main() -> int:
@@ -61,6 +61,12 @@ def main() -> int:
             "soak",
             lambda: soak.run(seconds=args.soak_seconds, clients=args.soak_clients),
             soak.table,
+        ),
+        "tracing": (
+            "Tracing on (every request sampled, exported) vs off vs before tracing existed",
+            "tracing",
+            tracing.run,
+            tracing.table,
         ),
     }
     for name in NAMES:

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,18 +97,28 @@ def upstream_path() -> str:
 
 
 @contextmanager
-def mcp_process(pantry_url: str, folder: Path) -> Iterator[tuple[str, int]]:
-    """pantry-mcp in its own process on 127.0.0.1; yields its /mcp URL and pid."""
+def mcp_process(
+    pantry_url: str,
+    folder: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    program: Sequence[str] | None = None,
+) -> Iterator[tuple[str, int]]:
+    """pantry-mcp in its own process on 127.0.0.1; yields its /mcp URL and pid.
+
+    ``environ`` replaces the inherited environment (os.environ) under pantry-mcp's settings;
+    ``program`` replaces the command that runs ``pantry-mcp`` (the venv's console script).
+    """
     port = free_port()
     env = {
-        **os.environ,
+        **(os.environ if environ is None else environ),
         "PANTRY_MCP_PANTRY_URL": pantry_url,
         "PANTRY_MCP_PANTRY_TOKEN": TOKEN,
         "PANTRY_MCP_RATE_LIMIT": "0",  # the default limit would turn the load into 429s
         "PANTRY_MCP_LOG_FORMAT": "json",
     }
     command = [
-        str(Path(sys.executable).parent / "pantry-mcp"),
+        *(program or [str(Path(sys.executable).parent / "pantry-mcp")]),
         "serve",
         "--host",
         "127.0.0.1",

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -62,37 +62,56 @@ def delaying_proxy(upstream: str, spans: Spans) -> Starlette:
 @contextmanager
 def pantry_process(folder: Path) -> Iterator[str]:
     """The real Pantry in its own process, as in production (not sharing our GIL)."""
+    with pantry_server(folder) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def pantry_server(
+    folder: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    program: Sequence[str] | None = None,
+) -> Iterator[tuple[str, int]]:
+    """Pantry in its own process on 127.0.0.1, its data in ``folder``; yields its URL and pid.
+
+    ``environ`` replaces the inherited environment (os.environ) under Pantry's settings;
+    ``program`` replaces the command that runs ``pantry-api`` (the venv's console script).
+    """
     port = free_port()
     env = {
-        **os.environ,
+        **(os.environ if environ is None else environ),
         "PANTRY_API_DATA_DIR": str(folder),
         "PANTRY_API_SERVICE_TOKEN": TOKEN,
         "PANTRY_API_RATE_LIMIT": "0",
         "PANTRY_API_LOG_LEVEL": "warning",
     }
     command = [
-        str(Path(sys.executable).parent / "pantry-api"),
+        *(program or [str(Path(sys.executable).parent / "pantry-api")]),
         "serve",
         "--port",
         str(port),
         "--no-access-log",
     ]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    # stderr only carries start-up messages, kept in a file so a failed start can say why.
+    errors = folder / "pantry-api.stderr"
+    with errors.open("wb") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Pantry did not come up on {url}")
+                raise RuntimeError(
+                    f"Pantry did not come up on {url}:\n{errors.read_text()[-2000:]}"
+                )
             try:
                 if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx2.TransportError:
                 pass
             time.sleep(0.1)  # polling, bounded by the deadline
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -6,13 +6,16 @@ import asyncio
 import os
 import secrets
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx2
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -84,6 +87,18 @@ def serve_in_thread(
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Until ``url`` answers 200 (AssertionError if the process exits or time runs out)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx2.get(url, timeout=1).status_code == 200:
+                return
+        except httpx2.TransportError:
+            time.sleep(0.1)  # polling a condition, bounded by the deadline
+    raise AssertionError(f"{url} did not come up")
 
 
 def run_blocking(make: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -6,7 +6,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from starlette.applications import Starlette
@@ -29,6 +29,9 @@ from pantry_api.seed import seed_if_empty
 from pantry_api.store import idempotency
 from pantry_api.store.db import Database
 from pantry_api.store.users import ensure as ensure_user
+
+if TYPE_CHECKING:
+    from pantry_api.tracing import Tracing
 
 log = structlog.get_logger("pantry_api")
 VERSION = "1.0.0"
@@ -93,10 +96,20 @@ async def _server_error(_: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "Pantry failed to handle this request.")
 
 
-def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, db: Database | None = None, tracing: Tracing | None = None
+) -> Starlette:
+    """The service; with ``tracing``, a span per request and per SQL statement, flushed
+    when the app stops."""
     if not settings.service_token:
         raise ValueError("a service token is required to build the app")
     database = db or Database.for_settings(settings)
+    app_class = Starlette
+    if tracing is not None:
+        from pantry_api.traced_requests import traced_starlette
+
+        tracing.instrument(database.engine)
+        app_class = traced_starlette(tracing.tracer)
     # Without a configured secret (the CLI always passes one), sessions last one process.
     login = LoginPage(
         settings, database, session_secret=settings.session_secret or secrets.token_urlsafe(32)
@@ -121,11 +134,17 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         log.info(
             "pantry_api_ready", dialect=database.dialect, migrations_applied=applied, seeded=seeded
         )
+        if tracing is not None:
+            tracing.settle()
         try:
             yield {}
         finally:
-            await login.aclose()
-            await database.close()
+            try:
+                await login.aclose()
+                await database.close()
+            finally:
+                if tracing is not None:
+                    tracing.shutdown()  # spans still queued go out before the process ends
 
     routes: list[BaseRoute] = [
         Route("/openapi.json", openapi, methods=["GET"]),
@@ -134,7 +153,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         Route(LOGIN_PATH, login.endpoint, methods=["GET", "POST"]),
         *build_routes(ops, database),
     ]
-    app = Starlette(
+    app = app_class(
         routes=routes,
         middleware=[
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),

@@ -47,15 +47,18 @@ def session_secret(settings: Settings) -> str:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from pantry_api.app import create_app
+    from pantry_api.app import VERSION, create_app
+    from pantry_api.tracing import start as start_tracing
 
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, trace_ids=settings.tracing)
     app = create_app(
         replace(
             settings,
             service_token=service_token(settings),
             session_secret=session_secret(settings),
-        )
+        ),
+        # The app's lifespan shuts it down (flushing spans) when uvicorn stops.
+        tracing=start_tracing(VERSION) if settings.tracing else None,
     )
     # Behind a trusted proxy, take the client address and scheme from its X-Forwarded-*
     # headers: the sign-in limits count per address and cookies are Secure on https.

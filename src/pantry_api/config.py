@@ -47,9 +47,13 @@ class Settings:
     sqlite_busy_timeout: float = 5.0
     # ... and PRAGMA synchronous: full survives power loss, normal only a process crash.
     sqlite_synchronous: str = "full"
+    # OpenTelemetry traces, asked for by the standard OTEL_* variables (pantry_api.tracing).
+    tracing: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        from pantry_api import tracing  # here: tracing imports ConfigError from this module
+
         env = os.environ if env is None else env
         data_dir = Path(env.get("PANTRY_API_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
         database_url = env.get("PANTRY_API_DATABASE_URL") or f"sqlite:///{data_dir / 'pantry.db'}"
@@ -83,6 +87,7 @@ class Settings:
             sqlite_synchronous=_choice(
                 env, "PANTRY_API_SQLITE_SYNCHRONOUS", SQLITE_SYNCHRONOUS, default="full"
             ),
+            tracing=tracing.wanted(env),
         )
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import structlog
 
 
-def configure(level: str = "info", fmt: str | None = None) -> None:
+def configure(level: str = "info", fmt: str | None = None, *, trace_ids: bool = False) -> None:
+    """Log to stdout; with ``trace_ids``, each line inside a span names its trace and span."""
     fmt = fmt or ("console" if sys.stdout.isatty() else "json")
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -17,6 +18,10 @@ def configure(level: str = "info", fmt: str | None = None) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    if trace_ids:  # only then: the lookup of the current span costs every line something
+        from pantry_api.tracing import add_trace_ids
+
+        shared.append(add_trace_ids)
     renderer: Any = (
         structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()
     )

@@ -23,7 +23,7 @@ from pantry_mcp.auth.discovery import discovery_routes, resource_metadata_url
 from pantry_mcp.auth.jwks import JwksCache
 from pantry_mcp.auth.middleware import BearerAuth, HostOriginGuard
 from pantry_mcp.auth.verifier import TokenVerifier
-from pantry_mcp.client import PantryClient
+from pantry_mcp.client import PantryClient, pantry_client
 from pantry_mcp.config import Settings
 from pantry_mcp.handlers import TOOLS
 from pantry_mcp.jsonrpc_guard import JsonRpcGuard
@@ -32,6 +32,7 @@ from pantry_mcp.registry import Registry
 from pantry_mcp.resumption import IgnoreLastEventId
 from pantry_mcp.server import StateSlot, build_server, open_sessions
 from pantry_mcp.single_exchange import SingleExchange
+from pantry_mcp.tracing import Tracing
 
 access_log = structlog.get_logger("pantry_mcp.access")
 MCP_PATH = "/mcp"
@@ -97,11 +98,12 @@ class TrimHeaderValues:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings, *, client: PantryClient | None = None) -> Starlette:
-    """``client`` lets tests hand in a Pantry client of their own; it is closed on shutdown."""
-    pantry = client or PantryClient(
-        settings.pantry_url, settings.pantry_token, timeout=settings.pantry_timeout
-    )
+def create_app(
+    settings: Settings, *, client: PantryClient | None = None, tracing: Tracing | None = None
+) -> Starlette:
+    """``client`` lets tests hand in a Pantry client of their own; it is closed on shutdown.
+    ``tracing``, when traces are on, is flushed and stopped on shutdown."""
+    pantry = client or pantry_client(settings)
     registry = Registry(TOOLS)
     metrics = Metrics()
     slot = StateSlot()
@@ -179,12 +181,16 @@ def create_app(settings: Settings, *, client: PantryClient | None = None) -> Sta
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if keys is not None:
             await keys.refresh()  # a down issuer is retried on the first token, not fatal
+        if tracing is not None:
+            tracing.settle()
         try:
             async with manager.run():
                 yield
         finally:
             await pantry.aclose()
             await issuer_http.aclose()
+            if tracing is not None:
+                tracing.shutdown()  # the last spans go out before the process ends
 
     app = Starlette(
         routes=[

@@ -6,12 +6,16 @@ import argparse
 import ipaddress
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import anyio
 import uvicorn
 
 from pantry_mcp.config import ConfigError, Settings
 from pantry_mcp.logging import configure as configure_logging
+
+if TYPE_CHECKING:
+    from pantry_mcp.tracing import Tracing
 
 
 def _loopback(host: str) -> bool:
@@ -55,7 +59,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
             return 2
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, trace_ids=settings.tracing)
+    tracing = _start_tracing(settings)
     if settings.auth is None:
         who = f"demo mode, no login: every request acts as user {settings.user!r}"
     else:
@@ -64,7 +69,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         f"pantry-mcp: MCP endpoint http://{args.host}:{args.port}/mcp ({who})",
         file=sys.stderr,
     )
-    app = create_app(settings)
+    app = create_app(settings, tracing=tracing)
     if settings.metrics_address is not None:
         from prometheus_client import start_http_server
 
@@ -86,18 +91,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _stdio(_: argparse.Namespace, settings: Settings) -> int:
-    from pantry_mcp.client import PantryClient
+    from pantry_mcp.client import pantry_client
     from pantry_mcp.handlers import TOOLS
     from pantry_mcp.registry import Registry
     from pantry_mcp.server import build_server
     from pantry_mcp.stdio import checked_stdio
 
-    configure_logging(settings.log_format, settings.log_level, stream=sys.stderr)
+    configure_logging(
+        settings.log_format, settings.log_level, stream=sys.stderr, trace_ids=settings.tracing
+    )
+    tracing = _start_tracing(settings)
 
     async def run() -> None:
-        client = PantryClient(
-            settings.pantry_url, settings.pantry_token, timeout=settings.pantry_timeout
-        )
+        client = pantry_client(settings)
         server = build_server(settings, Registry(TOOLS), client)
         try:
             async with checked_stdio() as (read_stream, write_stream):
@@ -105,8 +111,21 @@ def _stdio(_: argparse.Namespace, settings: Settings) -> int:
         finally:
             await client.aclose()
 
-    anyio.run(run)
+    try:
+        anyio.run(run)
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # the last spans go out before the process ends
     return 0
+
+
+def _start_tracing(settings: Settings) -> Tracing | None:
+    if not settings.tracing:
+        return None
+    from pantry_mcp import __version__
+    from pantry_mcp.tracing import start
+
+    return start(__version__)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,16 +26,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx2
 import stamina
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 
 from pantry_mcp.circuit import CircuitBreaker, CircuitOpen, State
+from pantry_mcp.config import Settings
 
 JSON = dict[str, Any]
 USER_HEADER = "X-Pantry-User"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+TIMED_OUT = "Pantry did not answer in time"
+UNREACHABLE = "Pantry could not be reached"
 
 
 class PantryError(Exception):
@@ -142,10 +147,13 @@ class PantryClient:
         timeout: float = 10.0,
         transport: httpx2.AsyncBaseTransport | None = None,
         breaker: CircuitBreaker | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._timeout = timeout
+        self._tracer = tracer  # None while traces are off: no span is even asked for
         self._breaker = breaker or CircuitBreaker()
         self._base_url = base_url.rstrip("/")
+        self._server = _server_attributes(self._base_url)
         self._headers = {"Authorization": f"Bearer {service_token}", "Accept": "application/json"}
         self._timeouts = httpx2.Timeout(timeout, connect=min(timeout, 3.0)).as_dict()
         self._transport = transport or httpx2.AsyncHTTPTransport(
@@ -252,7 +260,9 @@ class PantryClient:
                 if replay is not None:  # stamina counts the first attempt and backs off from it
                     failure, replay = replay, None
                     raise failure
-                return await self._once(method, url, template, headers, params, body, safe=True)
+                return await self._once(
+                    method, url, template, headers, params, body, safe=True, resend=attempt.num - 1
+                )
         raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
 
     def _settle(self, error: PantryError) -> None:
@@ -272,21 +282,66 @@ class PantryClient:
         body: JSON | None,
         *,
         safe: bool,
+        resend: int = 0,
+    ) -> Any:
+        """One attempt; while traces are on, in a client span of its own (a retry is a span
+        with ``http.request.resend_count``) whose context Pantry receives."""
+        if self._tracer is None:
+            return await self._attempt(method, url, template, headers, params, body, safe=safe)
+        attributes: dict[str, str | int] = {
+            "http.request.method": method,
+            "url.template": template,
+            **self._server,
+        }
+        if resend:
+            attributes["http.request.resend_count"] = resend
+        with self._tracer.start_as_current_span(
+            f"{method} {template}",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,  # exception texts may quote what the user sent
+            set_status_on_exception=False,
+        ) as span:
+            headers = dict(headers)
+            propagate.inject(headers)
+            try:
+                return await self._attempt(
+                    method, url, template, headers, params, body, safe=safe, span=span
+                )
+            except (_Retryable, PantryError) as error:
+                failure = error.failure if isinstance(error, _Retryable) else error
+                span.set_attribute("error.type", _error_type(failure))
+                span.set_status(StatusCode.ERROR)
+                raise
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        template: str,
+        headers: dict[str, str],
+        params: Mapping[str, Any] | None,
+        body: JSON | None,
+        *,
+        safe: bool,
+        span: Span | None = None,
     ) -> Any:
         started = time.perf_counter()
         try:
             response = await self._send(method, self._absolute(url, params), headers, body)
         except httpx2.TimeoutException:
             _record(method, template, None, started)
-            raise _Retryable(PantryUnavailable("Pantry did not answer in time")) from None
+            raise _Retryable(PantryUnavailable(TIMED_OUT)) from None
         except httpx2.InvalidURL:
             # The request cannot be expressed (a query string too long): no retry helps.
             raise PantryInvalid("The request is too large to send to Pantry.", status=414) from None
         except httpx2.TransportError:
             _record(method, template, None, started)
-            raise _Retryable(PantryUnavailable("Pantry could not be reached")) from None
+            raise _Retryable(PantryUnavailable(UNREACHABLE)) from None
         _record(method, template, response.status_code, started)
         status = response.status_code
+        if span is not None:
+            span.set_attribute("http.response.status_code", status)
         retry_after = _float(response.headers.get("retry-after"), default=None)
         if status in _GATEWAY_STATUSES:
             failure = PantryUnavailable(f"Pantry answered {status}", status=status)
@@ -510,6 +565,21 @@ def _query(
     return pairs
 
 
+def _server_attributes(base_url: str) -> dict[str, str | int]:
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return {"server.address": parts.hostname or "", "server.port": port}
+
+
+def _error_type(failure: PantryError) -> str:
+    """Low-cardinality, and never a message (messages can quote the user's input)."""
+    if failure.status is not None:
+        return str(failure.status)
+    if failure.message == TIMED_OUT:
+        return "timeout"
+    return "unreachable" if failure.message == UNREACHABLE else type(failure).__name__
+
+
 def _record(method: str, template: str, status: int | None, started: float) -> None:
     log = current_calls.get()
     if log is not None:
@@ -564,3 +634,11 @@ def _float(raw: str | None, *, default: float | None) -> float | None:
         return max(0.0, float(raw)) if raw is not None else default
     except ValueError:
         return default
+
+
+def pantry_client(settings: Settings) -> PantryClient:
+    """The client a running server uses: its settings, and client spans while traces are on."""
+    tracer = trace.get_tracer("pantry_mcp") if settings.tracing else None
+    return PantryClient(
+        settings.pantry_url, settings.pantry_token, timeout=settings.pantry_timeout, tracer=tracer
+    )

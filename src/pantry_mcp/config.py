@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from pantry_mcp import tracing
+
 LogFormat = Literal["json", "console"]
 USER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@|+-]{0,127}$")
 # A JWT claim name an operator can give (plain names, URNs and URLs, as AuthKit JWT templates
@@ -67,6 +69,8 @@ class Settings:
     # Seal the requestState of 2026-07-28 multi-round-trip calls: the first key seals, every
     # key opens (rotation). Empty: a key generated at start-up, good for one process only.
     request_state_keys: tuple[bytes, ...] = ()
+    # OpenTelemetry traces, asked for by the standard OTEL_* variables (pantry_mcp.tracing).
+    tracing: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, tty: bool | None = None) -> Settings:
@@ -126,7 +130,15 @@ class Settings:
                 _number(env, "PANTRY_MCP_MAX_SESSIONS", 10_000, low=1, high=1_000_000)
             ),
             request_state_keys=_state_keys(env),
+            tracing=_tracing(env),
         )
+
+
+def _tracing(env: Mapping[str, str]) -> bool:
+    try:
+        return tracing.wanted(env)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _https_or_loopback(name: str, url: str) -> str:

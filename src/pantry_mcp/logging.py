@@ -17,6 +17,7 @@ from typing import Any, TextIO
 import structlog
 
 from pantry_mcp.config import LogFormat
+from pantry_mcp.tracing import add_trace_ids
 
 
 class _Sink:
@@ -65,14 +66,18 @@ class _SinkHandler(logging.Handler):
             self.handleError(record)
 
 
-def configure(fmt: LogFormat, level: str, *, stream: TextIO | None = None) -> None:
-    """``stream`` is stdout for HTTP serving; stdio serving must log to stderr."""
+def configure(
+    fmt: LogFormat, level: str, *, stream: TextIO | None = None, trace_ids: bool = False
+) -> None:
+    """``stream`` is stdout for HTTP serving; stdio serving must log to stderr.
+    ``trace_ids`` (while traces are on): a line written inside a span names it."""
     _sink.stream = stream or sys.stdout
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        *([add_trace_ids] if trace_ids else []),
     ]
     renderer: Any = (
         structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()

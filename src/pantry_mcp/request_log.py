@@ -28,7 +28,8 @@ def _name(ctx: ServerRequestContext[Any, Any]) -> str | None:
     return None
 
 
-def _user(ctx: ServerRequestContext[Any, Any]) -> str | None:
+def acting_user_id(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    """Who the request acts for, for the log and the trace: never more than the id."""
     request = ctx.request
     if request is not None:
         user = request.scope.get("state", {}).get("pantry_user")
@@ -107,7 +108,7 @@ class RequestLog:
                 method=ctx.method,
                 name=name,
                 protocol_version=ctx.protocol_version,
-                user=_user(ctx),
+                user=acting_user_id(ctx),
                 outcome=outcome,
                 error_code=code,
                 duration_ms=round(seconds * 1000, 1),

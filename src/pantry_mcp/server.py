@@ -25,7 +25,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
 
-from pantry_mcp import __version__
+from pantry_mcp import __version__, traced_requests
 from pantry_mcp.client import PantryClient, PantryError, PantryUnavailable
 from pantry_mcp.config import Settings
 from pantry_mcp.handlers import prompts
@@ -315,9 +315,10 @@ def build_server(
     # MCP Apps: hosts that render views find them through each tool's _meta.ui, which is
     # sent to every client; the declaration reaches clients of server/discover.
     server.extensions = {EXTENSION_ID: {}}
-    # Our request log replaces the SDK's default OpenTelemetry middleware: with no exporter
-    # installed it only costs time on every request.
+    # The SDK's default OpenTelemetry middleware runs only while traces are on, between
+    # ours (pantry_mcp.traced_requests); off, it would only cost time on every request.
     server.middleware = [
+        *(traced_requests.middlewares() if settings.tracing else []),
         RequestLog(metrics),
         # Seals the requestState of input-required results and opens it on the retry: bound
         # to this server, the acting user, the tool and its arguments, for ten minutes.

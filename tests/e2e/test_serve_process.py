@@ -22,18 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.support import SERVICE_TOKEN, RunningServer, free_port, serve_in_thread
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx2.get(url, timeout=1).status_code == 200:
-                return
-        except httpx2.TransportError:
-            time.sleep(0.1)  # polling a condition, bounded by the deadline
-    raise AssertionError(f"{url} did not come up")
+from tests.support import SERVICE_TOKEN, RunningServer, free_port, serve_in_thread, wait_until_up
 
 
 def wait_until_refused(port: int, timeout: float = 20.0) -> None:
