@@ -8,7 +8,7 @@ SYNCED := $(VENV)/.synced
 PYTEST_ARGS ?=
 VIEWS_DIR := src/pantry_mcp/views
 
-.PHONY: install run test lint format bench clean views
+.PHONY: install run test lint format bench clean views dist bundle
 
 install: $(SYNCED)
 
@@ -21,7 +21,7 @@ $(SYNCED): pyproject.toml uv.lock
 run: $(SYNCED)
 	@$(BIN)/python scripts/run.py
 
-test: $(SYNCED) tests/conformance/node_modules $(VIEWS_DIR)/node_modules
+test: $(SYNCED) tests/conformance/node_modules $(VIEWS_DIR)/node_modules bundle/node_modules
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # MCP Apps views: the bundle in $(VIEWS_DIR)/dist is committed (a clean clone and a wheel
@@ -39,14 +39,28 @@ tests/conformance/node_modules: tests/conformance/package.json tests/conformance
 	cd tests/conformance && npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
+# What users install: the wheel and the sdist, built from pyproject.toml into dist/.
+dist: $(SYNCED)
+	$(BIN)/uv build --out-dir dist
+
+# The Claude Desktop bundle, dist/pantry-mcp.mcpb (MCP Bundle manifest 0.4, server type "uv"):
+# the wheel of `make dist` with a uv.lock pinning what uv.lock pins, validated and packed by
+# the mcpb CLI pinned in bundle/package-lock.json.
+bundle/node_modules: bundle/package.json bundle/package-lock.json
+	cd bundle && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+bundle: dist bundle/node_modules
+	$(BIN)/python bundle/build.py
+
 lint: $(SYNCED)
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts bundle
+	$(BIN)/ruff format --check src tests bench scripts bundle
 	$(BIN)/mypy
 
 format: $(SYNCED)
-	$(BIN)/ruff check --fix src tests bench scripts
-	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts bundle
+	$(BIN)/ruff format src tests bench scripts bundle
 
 # Benchmarks run our servers as users deploy them: runtime dependencies only (.venv-bench).
 # fastmcp, the peer they are compared with, gets an environment of its own (.venv-fastmcp).
@@ -67,4 +81,4 @@ bench: $(BENCH_VENV)/.synced $(FASTMCP_VENV)/.synced
 	$(BENCH_VENV)/bin/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(FASTMCP_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(FASTMCP_VENV) dist .pytest_cache .mypy_cache .ruff_cache

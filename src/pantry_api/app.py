@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from pantry_api.tracing import Tracing
 
 log = structlog.get_logger("pantry_api")
-VERSION = "1.0.0"
+# The REST contract's own version (the OpenAPI document's), apart from the release's.
+API_VERSION = "1.0.0"
 ROUTERS = (recipes.router, ingredients.router, pantry.router, users.router, meal_plans.router)
 
 
@@ -115,7 +116,7 @@ def create_app(
         settings, database, session_secret=settings.session_secret or secrets.token_urlsafe(32)
     )
     ops = operations()
-    document = build_openapi(ops, title="Pantry API", version=VERSION)
+    document = build_openapi(ops, title="Pantry API", version=API_VERSION)
 
     async def openapi(_: Request) -> Response:
         return JSONResponse(document)

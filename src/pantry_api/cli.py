@@ -10,6 +10,7 @@ import sys
 
 import uvicorn
 
+from pantry_api import __version__
 from pantry_api.config import ConfigError, Settings
 from pantry_api.errors import ServiceUnavailable
 from pantry_api.logs import configure as configure_logging
@@ -47,7 +48,7 @@ def session_secret(settings: Settings) -> str:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from pantry_api.app import VERSION, create_app
+    from pantry_api.app import create_app
     from pantry_api.tracing import start as start_tracing
 
     configure_logging(args.log_level, trace_ids=settings.tracing)
@@ -58,7 +59,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             session_secret=session_secret(settings),
         ),
         # The app's lifespan shuts it down (flushing spans) when uvicorn stops.
-        tracing=start_tracing(VERSION) if settings.tracing else None,
+        tracing=start_tracing(__version__) if settings.tracing else None,
     )
     # Behind a trusted proxy, take the client address and scheme from its X-Forwarded-*
     # headers: the sign-in limits count per address and cookies are Secure on https.
@@ -94,6 +95,7 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pantry-api", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"pantry-api {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the REST service")
     serve.add_argument("--host", default="127.0.0.1")

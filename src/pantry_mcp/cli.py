@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import anyio
 import uvicorn
 
+from pantry_mcp import __version__
 from pantry_mcp.config import ConfigError, Settings
 from pantry_mcp.logging import configure as configure_logging
 
@@ -104,7 +105,7 @@ def _stdio(_: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> None:
         client = pantry_client(settings)
-        server = build_server(settings, Registry(TOOLS), client)
+        server = build_server(settings, Registry(TOOLS), client, one_client=True)
         try:
             async with checked_stdio() as (read_stream, write_stream):
                 await server.run(read_stream, write_stream, server.create_initialization_options())
@@ -122,7 +123,6 @@ def _stdio(_: argparse.Namespace, settings: Settings) -> int:
 def _start_tracing(settings: Settings) -> Tracing | None:
     if not settings.tracing:
         return None
-    from pantry_mcp import __version__
     from pantry_mcp.tracing import start
 
     return start(__version__)
@@ -130,6 +130,7 @@ def _start_tracing(settings: Settings) -> Tracing | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pantry-mcp", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"pantry-mcp {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve /mcp over streamable HTTP")
     serve.add_argument("--host", default="127.0.0.1")

@@ -119,8 +119,11 @@ def build_server(
     client: PantryClient,
     metrics: Metrics | None = None,
     slot: StateSlot | None = None,
+    *,
+    one_client: bool = False,
 ) -> Server[AppState]:
-    """The server; ``client`` belongs to the caller, who opens and closes it."""
+    """The server; ``client`` belongs to the caller, who opens and closes it.
+    ``one_client`` (stdio): one process serves one client for its whole life."""
     metrics = metrics or Metrics()
     resource_defs = _definitions("resources")
     prompt_defs = {p["name"]: p for p in _definitions("prompts")["prompts"]}
@@ -322,12 +325,14 @@ def build_server(
         RequestLog(metrics),
         # Seals the requestState of input-required results and opens it on the retry: bound
         # to this server, the acting user, the tool and its arguments, for ten minutes.
-        RequestStateBoundary(_state_security(settings), default_audience="pantry-mcp"),
+        RequestStateBoundary(
+            _state_security(settings, warn=not one_client), default_audience="pantry-mcp"
+        ),
     ]
     return server
 
 
-def _state_security(settings: Settings) -> RequestStateSecurity:
+def _state_security(settings: Settings, *, warn: bool) -> RequestStateSecurity:
     def principal(ctx: ServerRequestContext[Any, Any]) -> str:
         return acting_user(ctx)
 
@@ -335,12 +340,13 @@ def _state_security(settings: Settings) -> RequestStateSecurity:
         return RequestStateSecurity(
             keys=list(settings.request_state_keys), bind_principal=principal
         )
-    structlog.get_logger("pantry_mcp").warning(
-        "request_state_key_generated",
-        detail="PANTRY_MCP_REQUEST_STATE_KEY is not set: a key generated now seals "
-        "questions to the person; another replica, or this one after a restart, cannot "
-        "open them. Give every replica the same key of at least 32 bytes.",
-    )
+    if warn:  # on stdio the one process is all that ever opens its questions: no need
+        structlog.get_logger("pantry_mcp").warning(
+            "request_state_key_generated",
+            detail="PANTRY_MCP_REQUEST_STATE_KEY is not set: a key generated now seals "
+            "questions to the person; another replica, or this one after a restart, cannot "
+            "open them. Give every replica the same key of at least 32 bytes.",
+        )
     return RequestStateSecurity(keys=[os.urandom(32)], bind_principal=principal)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -129,3 +130,20 @@ async def test_stdio_answers_every_line_it_refuses(pantry_server: RunningServer)
         assert error["code"] == code, (line, answer)
         assert words in str(error["message"]), (line, answer)
     assert len(answers) == len(BELOW_THE_SCHEMA) + 2  # the refused notification: no answer
+
+
+def test_stdio_starts_quietly_without_a_request_state_key(pantry_server: RunningServer) -> None:
+    """One process serves one client on stdio, so the key it generates is all it needs: no
+    warning meant for replicas lands in a desktop client's log."""
+    params = stdio_server(pantry_server.base_url, unique("stdio-user"))
+    done = subprocess.run(
+        [params.command, *params.args],
+        input=b"",  # the client hangs up at once
+        env=params.env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"request_state_key_generated" not in done.stderr
+    assert b"Traceback" not in done.stderr

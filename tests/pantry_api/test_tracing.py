@@ -37,8 +37,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pantry_api import __version__ as VERSION
 from pantry_api import cli
-from pantry_api.app import VERSION, create_app
+from pantry_api.app import create_app
 from pantry_api.config import ConfigError, Settings
 from pantry_api.store.db import Database
 from pantry_api.traced_requests import TracedRequests
