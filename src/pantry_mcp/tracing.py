@@ -51,7 +51,7 @@ def wanted(env: Mapping[str, str]) -> bool:
         or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
         or SUPPORTED_PROTOCOL
     ).strip()
-    if protocol != SUPPORTED_PROTOCOL:
+    if protocol.lower() != SUPPORTED_PROTOCOL:
         raise ValueError(
             f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: traces are sent as "
             "OTLP over HTTP (http/protobuf, a collector's port 4318)"
@@ -64,12 +64,6 @@ class Tracing:
     """The process's tracer provider while traces are on."""
 
     provider: TracerProvider
-
-    @property
-    def tracer(self) -> trace.Tracer:
-        from pantry_mcp import __version__
-
-        return self.provider.get_tracer("pantry_mcp", __version__)
 
     def settle(self) -> None:
         """Once start-up is done: what exists now lives as long as the process, so the

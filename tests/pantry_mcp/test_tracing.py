@@ -37,6 +37,7 @@ ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
         ({**ENDPOINT, "OTEL_TRACES_EXPORTER": "none"}, False),
         ({**ENDPOINT, "OTEL_TRACES_EXPORTER": "otlp"}, True),
         ({**ENDPOINT, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, True),
+        ({**ENDPOINT, "OTEL_EXPORTER_OTLP_PROTOCOL": "HTTP/Protobuf"}, True),  # as Pantry takes it
         # a protocol for another signal, or with no endpoint, asks for nothing here
         ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, False),
     ],
