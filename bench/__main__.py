@@ -1,7 +1,7 @@
 """``make bench``: every benchmark, each a ratio against a baseline measured in the same run.
 
 Results print as Markdown tables and are written to bench/results/*.json for comparison.
-Everything runs on 127.0.0.1 and is bounded in time (about ten minutes in all).
+Everything runs on 127.0.0.1 and is bounded in time (about fifteen minutes in all).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import hop, overhead, pantry_search, plan_latency, soak, tracing
+from bench import hop, overhead, pantry_search, plan_latency, soak, tracing, transport, workers
 
 RESULTS = Path(__file__).parent / "results"
-NAMES = ("overhead", "hop", "plan", "search", "soak", "tracing")
+NAMES = ("overhead", "hop", "transport", "plan", "search", "soak", "tracing", "workers")
 
 
 def main() -> int:
@@ -44,6 +44,12 @@ def main() -> int:
             hop.run,
             hop.table,
         ),
+        "transport": (
+            "Pantry's HTTP client: httpx2's stock transport vs ours (Http1Transport), same server",
+            "transport",
+            transport.run,
+            transport.table,
+        ),
         "plan": (
             "plan_week_meals with 20 ms on every Pantry call",
             "plan_latency",
@@ -51,7 +57,7 @@ def main() -> int:
             plan_latency.table,
         ),
         "search": (
-            "Pantry search latency, seed catalog vs large catalog (SQLite, loopback HTTP)",
+            "Pantry search latency, seed vs large catalog (SQLite and PostgreSQL, loopback HTTP)",
             "pantry_search",
             lambda: pantry_search.run(size=args.size, rounds=args.rounds),
             pantry_search.table,
@@ -67,6 +73,12 @@ def main() -> int:
             "tracing",
             tracing.run,
             tracing.table,
+        ),
+        "workers": (
+            "Many cores: authenticated 2026-07-28 tools/call with 1 worker and with 2",
+            "workers",
+            workers.run,
+            workers.table,
         ),
     }
     for name in NAMES:

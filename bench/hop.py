@@ -14,6 +14,11 @@ throughput run (wrk, 16 connections: requests per second). Derived: the p50 and 
 adds at 1 connection, and MCP throughput as a fraction of direct throughput. Each process's
 CPU time per request is reported too, because on a small machine the client, pantry-mcp and
 Pantry share the same cores and CPU, not waiting, is what bounds throughput.
+
+The yardstick: a plain Starlette + httpx2 proxy (bench/servers.py ``proxy``, its own
+process, the same uvicorn) in front of the same Pantry search. What the MCP hop adds is
+reported as a multiple of what that proxy adds, both taken from rounds that alternate
+direct, proxy and MCP, so Pantry's drift between runs falls on all three alike.
 """
 
 from __future__ import annotations
@@ -41,9 +46,10 @@ from bench.processes import stop
 from pantry_mcp.client import PantryClient
 from pantry_mcp.handlers.recipes import search_recipes
 
-TARGETS = ("direct", "mcp")
+TARGETS = ("direct", "proxy", "mcp")
 LABELS = {
     "direct": "Pantry GET /recipes, direct",
+    "proxy": "the same GET via a plain Starlette + httpx2 proxy",
     "mcp": "search_recipes via pantry-mcp",
 }
 USER = "demo"  # the loopback demo user pantry-mcp acts as when no issuer is configured
@@ -55,7 +61,7 @@ DIRECT_HEADERS = {
 # 1 connection: latency with no queueing anywhere; 16: enough to saturate one worker.
 MODES = {"latency": 1, "throughput": 16}
 WARMUP = 50
-ALTERNATIONS = 3  # direct, then MCP, three times: the added p50 is the median of the pairs
+ALTERNATIONS = 5  # direct, proxy, MCP, five times: each added p50 is the median of the rounds
 READY_SECONDS = 30.0
 
 
@@ -147,6 +153,32 @@ def mcp_process(
         stop(process)
 
 
+@contextmanager
+def proxy_process(pantry_url: str) -> Iterator[tuple[str, int]]:
+    """The yardstick proxy in its own process; yields its base URL and pid."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.servers", "proxy", str(port)],
+        env={**os.environ, "PANTRY_BENCH_UPSTREAM": pantry_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the proxy did not come up")
+            try:
+                httpx2.get(f"{base}/healthz", timeout=1)  # any answer: it listens
+                break
+            except httpx2.TransportError:
+                time.sleep(0.05)
+        yield base, process.pid
+    finally:
+        stop(process)
+
+
 def child_pid(program: str) -> int:
     """The pid of our child process running ``program`` (pantry_process does not say)."""
     me = os.getpid()
@@ -210,6 +242,7 @@ def run(seconds: int = 6) -> dict[str, Any]:
         tempfile.TemporaryDirectory(prefix="pantry-bench-") as folder,
         pantry_process(Path(folder)) as pantry_url,
         mcp_process(pantry_url, Path(folder)) as (mcp_url, mcp_pid),
+        proxy_process(pantry_url) as (proxy_url, proxy_pid),
     ):
         pantry_pid = child_pid("pantry-api")
         targets = {
@@ -218,6 +251,12 @@ def run(seconds: int = 6) -> dict[str, Any]:
                 get_script(Path(folder)),
                 check_direct,
                 {"pantry": pantry_pid},
+            ),
+            "proxy": Target(
+                f"{proxy_url}{path}",
+                get_script(Path(folder)),
+                check_direct,
+                {"pantry": pantry_pid, "proxy": proxy_pid},
             ),
             "mcp": Target(
                 mcp_url,
@@ -238,17 +277,23 @@ def run(seconds: int = 6) -> dict[str, Any]:
             for name, target in targets.items()
         }
         # Pantry's own time per search drifts between runs by about as much as the hop
-        # costs, so the added latency is also taken from short alternating pairs.
-        pairs = []
+        # costs, so what each hop adds is taken from short rounds: direct, proxy, MCP.
+        rounds = []
         for _ in range(ALTERNATIONS):
-            direct = measure(*_latency_run(targets["direct"], seconds))
-            mcp = measure(*_latency_run(targets["mcp"], seconds))
-            for r in (direct, mcp):
+            p50 = {}
+            for name in TARGETS:
+                r = measure(*_latency_run(targets[name], seconds))
                 if r["errors"] or r["socket_errors"]:
                     raise RuntimeError(
                         f"alternating run: {r['errors']} non-2xx, {r['socket_errors']}"
                     )
-            pairs.append(round(mcp["p50_ms"] - direct["p50_ms"], 3))
+                p50[name] = r["p50_ms"]
+            rounds.append(
+                {
+                    "proxy_ms": round(p50["proxy"] - p50["direct"], 3),
+                    "mcp_ms": round(p50["mcp"] - p50["direct"], 3),
+                }
+            )
     for name in TARGETS:
         for mode in MODES:
             r = results[name][mode]
@@ -258,8 +303,13 @@ def run(seconds: int = 6) -> dict[str, Any]:
                     f"{name} {mode}: {r['errors']} non-2xx, socket errors: {r['socket_errors']}"
                 )
     direct, mcp = results["direct"], results["mcp"]
-    results["added_p50_ms_pairs"] = pairs
-    results["added_p50_ms"] = statistics.median(pairs)
+    results["rounds"] = rounds
+    results["added_p50_ms"] = statistics.median(r["mcp_ms"] for r in rounds)
+    results["proxy_added_p50_ms"] = statistics.median(r["proxy_ms"] for r in rounds)
+    # the issue's yardstick: what MCP adds, as a multiple of what a plain proxy adds
+    results["hop_multiple"] = round(
+        results["added_p50_ms"] / max(results["proxy_added_p50_ms"], 0.001), 2
+    )
     results["added_p99_ms"] = round(mcp["latency"]["p99_ms"] - direct["latency"]["p99_ms"], 3)
     results["throughput_ratio"] = round(
         mcp["throughput"]["requests_per_second"] / direct["throughput"]["requests_per_second"], 3
@@ -273,8 +323,8 @@ def run(seconds: int = 6) -> dict[str, Any]:
 def table(results: dict[str, Any]) -> str:
     rows = [
         "| target | connections | req/s | p50 ms | p99 ms | Pantry CPU µs/req "
-        "| pantry-mcp CPU µs/req | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| pantry-mcp CPU µs/req | proxy CPU µs/req | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for target in TARGETS:
         for mode in MODES:
@@ -283,16 +333,18 @@ def table(results: dict[str, Any]) -> str:
             rows.append(
                 f"| {LABELS[target]} | {r['connections']} | {r['requests_per_second']:.0f} "
                 f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {cpu['pantry']} "
-                f"| {cpu.get('pantry-mcp', '')} | {r['errors']} |"
+                f"| {cpu.get('pantry-mcp', '')} | {cpu.get('proxy', '')} | {r['errors']} |"
             )
     rows.append(
         f"| the hop (MCP vs direct) | | {results['throughput_ratio']}x at "
         f"{MODES['throughput']} | {results['added_p50_ms']:+.2f} at "
-        f"{MODES['latency']} | {results['added_p99_ms']:+.2f} at {MODES['latency']} | | | |"
+        f"{MODES['latency']} | {results['added_p99_ms']:+.2f} at {MODES['latency']} | | | | |"
     )
-    pairs = ", ".join(f"{p:+.2f}" for p in results["added_p50_ms_pairs"])
+    rounds = ", ".join(f"{r['mcp_ms']:+.2f}/{r['proxy_ms']:+.2f}" for r in results["rounds"])
     rows.append(
-        f"\nAdded p50 at {MODES['latency']} connection: median of alternating pairs "
-        f"(direct, then MCP): {results['added_p50_ms']:+.2f} ms ({pairs})"
+        f"\nAdded p50 at {MODES['latency']} connection, median of {len(results['rounds'])} "
+        f"rounds (direct, proxy, MCP): MCP {results['added_p50_ms']:+.2f} ms, plain proxy "
+        f"{results['proxy_added_p50_ms']:+.2f} ms: **the MCP hop costs "
+        f"{results['hop_multiple']}x what a plain proxy adds** (MCP/proxy per round: {rounds})"
     )
     return "\n".join(rows)

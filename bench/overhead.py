@@ -32,6 +32,7 @@ import httpx2
 from tests.issuer import Issuer, running_issuer
 from tests.support import free_port
 
+from bench import sdk_kernel
 from bench.processes import stop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,7 +232,12 @@ def request_for(
 def check_answer(url: str, body: dict[str, Any], headers: dict[str, str]) -> None:
     answer = httpx2.post(url, json=body, headers=headers, timeout=10)
     answer.raise_for_status()
-    result = answer.json()["result"]
+    if answer.headers.get("content-type", "").startswith("text/event-stream"):
+        # a stateful session answers a tool call on an SSE stream: its last data line
+        data = [line[5:] for line in answer.text.splitlines() if line.startswith("data:")]
+        result = json.loads(data[-1])["result"]
+    else:
+        result = answer.json()["result"]
     if result.get("isError"):
         raise RuntimeError(f"{url}: the tool call failed: {result}")
 
@@ -303,6 +309,12 @@ def run(seconds: int = 8, connections: int = 32, only: tuple[str, ...] = KINDS) 
     for key in KINDS:
         if key in results and floor:
             results[key]["ratio_to_raw"] = round(results[key]["requests_per_second"] / floor, 3)
+    if "bare" in results and "ours" in results:
+        # the yardstick for what is ours alone: our rate as a share of the bare SDK's
+        results["ours_share_of_bare"] = round(
+            results["ours"]["requests_per_second"] / results["bare"]["requests_per_second"], 3
+        )
+        results["sdk_kernel"] = sdk_kernel.run()
     if "ours" in results and "fastmcp" in results:
         ours, peer = (
             results["ours"]["requests_per_second"],
@@ -328,6 +340,13 @@ def table(results: dict[str, Any]) -> str:
         )
     if "ours_to_fastmcp" in results:
         rows.append(f"\npantry-mcp 2026-07-28 vs fastmcp: {results['ours_to_fastmcp']}x")
+    if "ours_share_of_bare" in results:
+        rows.append(
+            f"\npantry-mcp 2026-07-28 (JWT, logs, metrics, validation, a stubbed Pantry call) "
+            f"as a share of the bare SDK server's rate: {results['ours_share_of_bare']}"
+        )
+    if "sdk_kernel" in results:
+        rows.append("\n" + sdk_kernel.lines(results["sdk_kernel"]))
     memory = results.get("ours", {}).get("memory")
     stateful = results.get("ours_stateful", {}).get("memory", {})
     if memory:

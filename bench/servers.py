@@ -1,10 +1,12 @@
-"""The servers the overhead benchmark compares, each run in its own process:
-``python -m bench.servers KIND PORT`` with KIND one of raw, bare, ours.
+"""The servers the benchmarks compare, each run in its own process:
+``python -m bench.servers KIND PORT`` with KIND one of raw, bare, ours, fastmcp, proxy.
 
 - raw: a Starlette endpoint that answers a fixed JSON-RPC result (the floor);
 - bare: the SDK's low-level Server with one trivial tool, stateless, JSON responses;
 - ours: pantry-mcp as shipped (request log, metrics, validation), Pantry answered by an
-  in-process stub transport so that only our own cost is measured.
+  in-process stub transport so that only our own cost is measured;
+- proxy: the hop's yardstick, a plain Starlette app that forwards each GET to the Pantry
+  at ``PANTRY_BENCH_UPSTREAM`` over one kept-alive httpx2 client (no MCP, no checks).
 """
 
 from __future__ import annotations
@@ -124,9 +126,31 @@ def fastmcp() -> ASGIApp:
     return app(stub_transport())
 
 
+def proxy() -> ASGIApp:
+    upstream = httpx2.AsyncClient(base_url=os.environ["PANTRY_BENCH_UPSTREAM"], timeout=30)
+    forwarded = ("authorization", "x-pantry-user", "accept")
+
+    async def forward(request: Request) -> Response:
+        answer = await upstream.get(
+            request.url.path,
+            params=request.query_params,
+            headers={k: v for k, v in request.headers.items() if k in forwarded},
+        )
+        media_type = answer.headers.get("content-type", "application/json")
+        return Response(answer.content, answer.status_code, media_type=media_type)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with upstream:
+            yield
+
+    return Starlette(routes=[Route("/{path:path}", forward, methods=["GET"])], lifespan=lifespan)
+
+
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
-    app = {"raw": raw, "bare": bare, "ours": ours, "fastmcp": fastmcp}[kind]()
+    kinds = {"raw": raw, "bare": bare, "ours": ours, "fastmcp": fastmcp, "proxy": proxy}
+    app = kinds[kind]()
     logging.disable(logging.CRITICAL)
     uvicorn.run(
         app,
@@ -136,6 +160,7 @@ def main() -> None:
         access_log=False,
         http="httptools",
         loop="uvloop",
+        ws="none",  # as pantry-mcp serve runs (no server here speaks websockets)
     )
 
 

@@ -16,28 +16,39 @@ Measured, and why:
   not asked for (the invalid calls are counted apart, as expected errors); must be zero;
 * p50 and p99 latency per era and per operation, as the client sees it (the client event
   loop's own lag is reported too, so a saturated client is not mistaken for a slow server);
-* the server's resident memory (VmRSS) after warm-up, half way and at the end of the load,
-  as KB per 1000 calls and per 1000 sessions: a leak per request or per session shows here;
+* the server's resident memory (VmRSS), sampled twice a second against the number of calls
+  made: after a warm-up (a third of the run, 10-60 s, stated in the table), growth per
+  1000 calls is the slope fitted to every sample, by least squares and by Theil-Sen (the
+  median of the slopes between all pairs of samples), and the least-squares slope of each
+  half on its own. A leak per request grows RSS steadily, so every one of these agrees and
+  the second half's slope is as steep as the first's. Settling shows as a few steps instead
+  (an allocator arena, a buffer or table reaching this load's high-water mark): they carry
+  the least-squares slope but hardly move Theil-Sen's, and they end (a flat second half);
+  the steps are counted and the largest reported. Sessions grow with calls here (one per
+  2025-11-25 connection), so per 1000 sessions is the same slope scaled;
 * idle sessions: batches of 2025-11-25 sessions that initialize and then go quiet, without
   a DELETE, as clients that vanish do. Their cost per session, that every one of them
   answers 404 once the idle timeout has passed (how the SDK answers an unknown session),
   and RSS after they expired. CPython rarely hands freed memory back to the OS, so more
   batches follow: if they cost no new RSS, the first batch's memory was freed and reused
-  (the first batch after the load also reuses memory the load freed: a lower bound). A
+  (the first batch after the load also reuses memory the load freed: a lower bound; on a
+  fresh server an idle session costs about 40 KB, see bench/overhead.py). A
   leak raises every batch's peak by about the same amount; the allocator taking one more
   arena is a single step that later batches do not repeat.
 * CPU used by the client process, pantry-mcp and Pantry during the load, to tell which one
   is the bottleneck on the machine.
 
-RSS moves in steps (arenas, pages), so the per-1000 figures of a short run are noisy: read
-them with the absolute growth and counts next to them. Every phase has a deadline; with
-the defaults the whole run takes under two minutes.
+RSS moves in steps (arenas, pages), and the 5 s warm-up this benchmark used to have left
+most of them inside the measurement: a single 1 MB step in a 30 s half read as 400 KB per
+1000 calls. Read the fitted slopes with the step count and the absolute growth next to them.
+Every phase has a deadline; with the defaults the whole run takes about two minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import glob
+import itertools
 import math
 import os
 import random
@@ -69,6 +80,8 @@ LEGACY, MODERN = "2025-11-25", "2026-07-28"
 ERAS = (LEGACY, MODERN)
 MODES = {LEGACY: "legacy", MODERN: MODERN}
 IDLE_TIMEOUT = 5.0  # PANTRY_MCP_SESSION_IDLE_TIMEOUT: short, so expiry fits in the run
+SAMPLE_EVERY = 0.5  # seconds between RSS samples
+STEP_KB = 64  # a rise of RSS between two samples at least this big counts as a step
 CALL_TIMEOUT = 30.0  # one call; a hung call is a failure, not a hung benchmark
 ROUNDS_PER_CONNECTION = 1  # a conversation per connection: sessions churn all along
 FAILURE_TEXTS = 5
@@ -195,7 +208,9 @@ class Load:
     measuring: bool = False
     eras: dict[str, EraStats] = field(default_factory=lambda: {era: EraStats() for era in ERAS})
     lags: list[float] = field(default_factory=list)
-    samples: list[tuple[int, int]] = field(default_factory=list)  # (calls, RSS KB)
+    samples: list[tuple[int, int]] = field(default_factory=list)  # (calls, RSS KB), measured
+    warmup_samples: list[tuple[int, int]] = field(default_factory=list)  # the same, warm-up
+    session_samples: list[tuple[int, int]] = field(default_factory=list)  # (sessions, RSS KB)
 
     def over(self) -> bool:
         return time.monotonic() >= self.stop_at
@@ -418,15 +433,20 @@ async def refused(read: Awaitable[ReadResourceResult]) -> str:
 
 
 async def rss_sampler(load: Load, pid: int) -> None:
-    """RSS against calls once a second: a fitted slope is steadier than two points."""
+    """RSS against calls (and sessions) every SAMPLE_EVERY seconds, warm-up included:
+    a slope fitted to many samples is steadier than two points."""
     while not load.over():
+        calls, sessions, kb = load.calls(), load.sessions(), rss_kb(pid)
         if load.measuring:
-            load.samples.append((load.calls(), rss_kb(pid)))
-        await asyncio.sleep(1.0)
+            load.samples.append((calls, kb))
+            load.session_samples.append((sessions, kb))
+        else:
+            load.warmup_samples.append((calls, kb))
+        await asyncio.sleep(SAMPLE_EVERY)
 
 
 def slope_per_1000(samples: list[tuple[int, int]]) -> float:
-    """Least-squares KB of RSS per 1000 calls."""
+    """Least-squares KB of RSS per 1000 calls (or whatever x counts)."""
     if len(samples) < 3:
         return float("nan")
     n = len(samples)
@@ -436,6 +456,79 @@ def slope_per_1000(samples: list[tuple[int, int]]) -> float:
     if spread == 0:
         return float("nan")
     return round(sum((x - mean_x) * (y - mean_y) for x, y in samples) / spread * 1000, 1)
+
+
+def theil_sen_per_1000(samples: list[tuple[int, int]], most: int = 600) -> float:
+    """The median of the slopes between every pair of samples, KB per 1000: a few steps
+    (an arena, a table doubling) barely move it, steady growth does. Long runs are thinned
+    to ``most`` evenly spaced samples (the pairs grow with the square)."""
+    if len(samples) > most:
+        samples = [samples[i * (len(samples) - 1) // (most - 1)] for i in range(most)]
+    slopes = sorted(
+        (y2 - y1) / (x2 - x1)
+        for i, (x1, y1) in enumerate(samples)
+        for x2, y2 in samples[i + 1 :]
+        if x2 != x1
+    )
+    if not slopes:
+        return float("nan")
+    middle = len(slopes) // 2
+    median = slopes[middle] if len(slopes) % 2 else (slopes[middle - 1] + slopes[middle]) / 2
+    return round(median * 1000, 1)
+
+
+def steps(samples: list[tuple[int, int]]) -> tuple[int, int]:
+    """How many times RSS rose by at least STEP_KB between two samples, and the largest rise."""
+    rises = [b - a for (_, a), (_, b) in itertools.pairwise(samples)]
+    big = [rise for rise in rises if rise >= STEP_KB]
+    return len(big), max(rises, default=0)
+
+
+def memory_growth(load: Load, start: Snapshot, mid: Snapshot, end: Snapshot) -> dict[str, Any]:
+    """RSS growth after the warm-up: fitted slopes, halves, steps (see the module doc)."""
+    samples = load.samples
+    first = [(c, kb) for c, kb in samples if c <= mid.calls]
+    second = [(c, kb) for c, kb in samples if c >= mid.calls]
+    count, largest = steps(samples)
+    warm = load.warmup_samples
+
+    def per_1000(a: Snapshot, b: Snapshot, what: str) -> float:
+        made: int = getattr(b, what) - getattr(a, what)
+        return round((b.rss_kb - a.rss_kb) / max(made, 1) * 1000, 1)
+
+    return {
+        "rss_start_mb": round(start.rss_kb / 1024, 1),
+        "rss_mid_mb": round(mid.rss_kb / 1024, 1),
+        "rss_end_mb": round(end.rss_kb / 1024, 1),
+        "warmup_calls": start.calls,
+        "warmup_rss_growth_kb": (warm[-1][1] - warm[0][1]) if warm else 0,
+        "samples": len(samples),
+        "sample_every_s": SAMPLE_EVERY,
+        "rss_growth_kb": end.rss_kb - start.rss_kb,
+        "measured_calls": end.calls - start.calls,
+        "measured_sessions": end.sessions - start.sessions,
+        # the headline: fitted to every sample after the warm-up
+        "kb_per_1000_calls_fit": slope_per_1000(samples),
+        "kb_per_1000_calls_theil_sen": theil_sen_per_1000(samples),
+        "kb_per_1000_calls_fit_first_half": slope_per_1000(first),
+        "kb_per_1000_calls_fit_second_half": slope_per_1000(second),
+        "kb_per_1000_sessions_fit": slope_per_1000(load.session_samples),
+        "rss_steps": count,
+        "rss_largest_step_kb": largest,
+        # two points each (as this benchmark used to report): noisy, kept for comparison
+        "kb_per_1000_calls": per_1000(start, end, "calls"),
+        "kb_per_1000_calls_first_half": per_1000(start, mid, "calls"),
+        "kb_per_1000_calls_second_half": per_1000(mid, end, "calls"),
+        "halves": [
+            {
+                "calls": b.calls - a.calls,
+                "sessions": b.sessions - a.sessions,
+                "rss_growth_kb": b.rss_kb - a.rss_kb,
+            }
+            for a, b in ((start, mid), (mid, end))
+        ],
+        "rss_samples": [[calls, kb] for calls, kb in samples],  # (calls, RSS KB)
+    }
 
 
 async def lag_ticker(load: Load) -> None:
@@ -534,36 +627,9 @@ async def drive(
             },
         }
 
-    def per_1000(a: Snapshot, b: Snapshot, what: str) -> float:
-        count: int = getattr(b, what) - getattr(a, what)
-        return round((b.rss_kb - a.rss_kb) / max(count, 1) * 1000, 1)
-
     return {
         "eras": eras,
-        "memory": {
-            "rss_start_mb": round(start.rss_kb / 1024, 1),
-            "rss_mid_mb": round(mid.rss_kb / 1024, 1),
-            "rss_end_mb": round(end.rss_kb / 1024, 1),
-            # A leak grows RSS in both halves alike; warm-up (caches, the allocator
-            # reaching this concurrency's high-water mark) only in the first.
-            "kb_per_1000_calls": per_1000(start, end, "calls"),
-            "kb_per_1000_calls_first_half": per_1000(start, mid, "calls"),
-            "kb_per_1000_calls_second_half": per_1000(mid, end, "calls"),
-            "kb_per_1000_calls_second_half_fit": slope_per_1000(
-                [(calls, kb) for calls, kb in load.samples if calls >= mid.calls]
-            ),
-            "kb_per_1000_sessions_first_half": per_1000(start, mid, "sessions"),
-            "kb_per_1000_sessions_second_half": per_1000(mid, end, "sessions"),
-            "halves": [
-                {
-                    "calls": b.calls - a.calls,
-                    "sessions": b.sessions - a.sessions,
-                    "rss_growth_kb": b.rss_kb - a.rss_kb,
-                }
-                for a, b in ((start, mid), (mid, end))
-            ],
-            "rss_samples": [[calls, kb] for calls, kb in load.samples],  # (calls, RSS KB)
-        },
+        "memory": {"warmup_s": round(warmup, 1), **memory_growth(load, start, mid, end)},
         "cpu_cores": {
             "client process": round((end.cpu_client - start.cpu_client) / wall, 2),
             "pantry-mcp": round((end.cpu_mcp - start.cpu_mcp) / wall, 2),
@@ -671,6 +737,14 @@ async def idle_batch(url: str, token: str, pid: int, count: int) -> dict[str, An
     }
 
 
+def warmup_for(seconds: float) -> float:
+    """Load before measuring: caches fill, connection pools and the allocator approach this
+    load's high-water mark. A third of the run, 10-60 s: in 60 s runs most of RSS's rise
+    came in the first 20-25 s (a 5 s warm-up left it inside the measurement); a rarer step
+    can still land later, which Theil-Sen's slope and the step count make plain."""
+    return min(60.0, max(10.0, seconds / 3))
+
+
 async def soak(
     url: str,
     issuer: Issuer,
@@ -680,8 +754,7 @@ async def soak(
     idle_sessions: int,
     idle_batches: int,
 ) -> dict[str, Any]:
-    warmup = min(5.0, seconds / 4)
-    results = await drive(url, issuer, pid, clients, seconds, warmup)
+    results = await drive(url, issuer, pid, clients, seconds, warmup_for(seconds))
     await asyncio.sleep(1.0)  # the load's last sessions were closed by DELETE
     results["memory"]["rss_after_load_mb"] = round(rss_kb(pid) / 1024, 1)
     token = issuer.token("soak-idle", audience=url, lifetime=900)
@@ -723,7 +796,7 @@ def table(results: dict[str, Any]) -> str:
     eras, memory, idle = results["eras"], results["memory"], results["idle"]
     rows = [
         f"{results['clients']} clients for {results['seconds']:g} s "
-        f"(plus warm-up), wall {results['wall_s']} s\n",
+        f"(after {memory['warmup_s']:g} s of warm-up), wall {results['wall_s']} s\n",
         "| era | clients | connections | calls | calls/s | expected errors | failures "
         "| p50 ms | p99 ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -751,26 +824,29 @@ def table(results: dict[str, Any]) -> str:
         "",
         "| pantry-mcp memory (VmRSS) | value |",
         "|---|---:|",
+        f"| warm-up: seconds, calls, RSS growth | {memory['warmup_s']:g}, "
+        f"{memory['warmup_calls']}, {memory['warmup_rss_growth_kb']:+d} KB |",
         f"| after warm-up / half way / end of load, MB | {memory['rss_start_mb']} / "
         f"{memory['rss_mid_mb']} / {memory['rss_end_mb']} |",
-        *(
-            f"| {name} half: calls, {LEGACY} sessions opened and closed, RSS growth "
-            f"| {h['calls']}, {h['sessions']}, {h['rss_growth_kb']:+d} KB |"
-            for name, h in zip(("first", "second"), memory["halves"], strict=True)
-        ),
-        f"| growth per 1000 calls, KB: first half / second half (fitted to 1 s samples) "
-        f"| {memory['kb_per_1000_calls_first_half']} / "
-        f"{memory['kb_per_1000_calls_second_half']} "
-        f"({memory['kb_per_1000_calls_second_half_fit']}) |",
-        f"| growth per 1000 sessions, KB: first half / second half "
-        f"| {memory['kb_per_1000_sessions_first_half']} / "
-        f"{memory['kb_per_1000_sessions_second_half']} |",
+        f"| measured: calls, {LEGACY} sessions opened and closed, RSS growth "
+        f"| {memory['measured_calls']}, {memory['measured_sessions']}, "
+        f"{memory['rss_growth_kb']:+d} KB |",
+        f"| **growth per 1000 calls after warm-up, KB**: least squares / Theil-Sen "
+        f"({memory['samples']} samples, every {memory['sample_every_s']:g} s) "
+        f"| **{memory['kb_per_1000_calls_fit']}** / {memory['kb_per_1000_calls_theil_sen']} |",
+        f"| the same, fitted to each half: first / second "
+        f"| {memory['kb_per_1000_calls_fit_first_half']} / "
+        f"{memory['kb_per_1000_calls_fit_second_half']} |",
+        f"| RSS steps of {STEP_KB} KB or more, largest step "
+        f"| {memory['rss_steps']}, {memory['rss_largest_step_kb']} KB |",
+        f"| growth per 1000 sessions, KB (least squares) | {memory['kb_per_1000_sessions_fit']} |",
         f"| after the load's sessions closed, MB | {memory['rss_after_load_mb']} |",
     ]
     rows += [
         "",
         f"| idle {LEGACY} sessions (timeout {results['idle_timeout_s']:g} s) | sessions "
-        "| RSS before MB | all open MB | KB per session | answer 404 | after expiry MB |",
+        "| RSS before MB | all open MB | KB per session (reusing freed memory: a lower bound) "
+        "| answer 404 | after expiry MB |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for number, batch in enumerate(idle, 1):

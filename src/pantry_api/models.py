@@ -201,8 +201,17 @@ class RecipePage(Response):
     items: list[RecipeHit]
     page: int
     page_size: int
-    total: int
-    has_more: bool
+    total: int = Field(
+        description="How many recipes match, counted up to 1,000 (then total_exact is "
+        "false and this is a lower bound). Free text ranks all your own matching recipes "
+        "and the first 1,000 matching catalog recipes found (about the oldest): its pages "
+        "end there."
+    )
+    total_exact: bool = Field(
+        description="false when more recipes match than were counted or ranked: "
+        "narrow the words or add filters to reach the others."
+    )
+    has_more: bool = Field(description="Whether the next page has items.")
     match: Literal["all", "any"] | None = Field(
         description="all: every word matched; any: no recipe had all words, so these match some."
     )

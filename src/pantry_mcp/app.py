@@ -3,6 +3,8 @@ and the middleware in front of them, in order: request id and access log first."
 
 from __future__ import annotations
 
+import itertools
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -29,18 +31,22 @@ from pantry_mcp.handlers import TOOLS
 from pantry_mcp.jsonrpc_guard import JsonRpcGuard
 from pantry_mcp.metrics import CONTENT_TYPE, Metrics
 from pantry_mcp.registry import Registry
+from pantry_mcp.request_log import ACCESS_RECORD, AccessRecord
 from pantry_mcp.resumption import IgnoreLastEventId
 from pantry_mcp.server import StateSlot, build_server, open_sessions
 from pantry_mcp.single_exchange import SingleExchange
 from pantry_mcp.tracing import Tracing
 
 access_log = structlog.get_logger("pantry_mcp.access")
+mcp_log = structlog.get_logger("pantry_mcp.mcp")
 MCP_PATH = "/mcp"
 
 
 class RequestContext:
     """Give every request an id (the caller's X-Request-ID if sane), bind it to the logs,
-    echo it back, and write one access-log line (and count it) when the response is sent."""
+    echo it back, count it, and write its one line just before the answer's last bytes go
+    out: the MCP request's line with the access fields added (``request_log``), or a plain
+    access line for anything else."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -52,10 +58,33 @@ class RequestContext:
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = (
-            incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+            incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else _request_ids.next()
         )
         started = time.perf_counter()
         status = 0
+        record = scope[ACCESS_RECORD] = AccessRecord()
+
+        def write_line() -> None:
+            record.open = False
+            self.metrics.http_request(scope["path"], status)
+            client = scope.get("client")
+            access = {
+                "client": client[0] if client else None,
+                "path": scope["path"],
+                "status": status,
+            }
+            seconds = round((time.perf_counter() - started) * 1000, 1)
+            if record.mcp is not None:
+                mcp_log.info(
+                    "mcp_request",
+                    **record.mcp,
+                    **access,
+                    http_method=scope["method"],
+                    http_duration_ms=seconds,
+                )
+            else:
+                method = scope["method"]
+                access_log.info("http_request", method=method, **access, duration_ms=seconds)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -64,22 +93,39 @@ class RequestContext:
                 # (streamed answers already carry X-Accel-Buffering: no from the SDK)
                 headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
                 message["headers"] = headers
+            elif (
+                message["type"] == "http.response.body"
+                and not message.get("more_body", False)
+                and record.open
+            ):
+                write_line()  # before the client can see the answer end, so lines come first
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                self.metrics.http_request(scope["path"], status)
-                client = scope.get("client")
-                access_log.info(
-                    "http_request",
-                    client=client[0] if client else None,
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                )
+                if record.open:  # no answer was sent (a crash, or the client went away)
+                    write_line()
+
+
+class _RequestIds:
+    """Request ids: a random prefix per process and a counter, unique and cheaper than
+    drawing 64 random bits per request."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)  # a child must not repeat its parent's
+
+    def reset(self) -> None:
+        self._prefix = secrets.token_hex(4)
+        self._count = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._count):08x}"
+
+
+_request_ids = _RequestIds()
 
 
 class TrimHeaderValues:
@@ -105,7 +151,7 @@ def create_app(
     ``tracing``, when traces are on, is flushed and stopped on shutdown."""
     pantry = client or pantry_client(settings)
     registry = Registry(TOOLS)
-    metrics = Metrics()
+    metrics = Metrics(workers=settings.workers)
     slot = StateSlot()
     server = build_server(settings, registry, pantry, metrics, slot)
     manager = StreamableHTTPSessionManager(

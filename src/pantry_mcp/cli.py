@@ -6,13 +6,13 @@ import argparse
 import ipaddress
 import socket
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import uvicorn
 
 from pantry_mcp import __version__
-from pantry_mcp.config import ConfigError, Settings
+from pantry_mcp.config import ConfigError, Settings, with_workers
 from pantry_mcp.logging import configure as configure_logging
 
 if TYPE_CHECKING:
@@ -39,9 +39,25 @@ def _can_bind(host: str, port: int) -> bool:
     return True
 
 
-def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from pantry_mcp.app import create_app
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What uvicorn is told, with one worker or many."""
+    return {
+        "log_config": None,
+        "access_log": False,  # RequestContext writes the access log, with request ids
+        # X-Forwarded-For/-Proto are believed only from the configured proxies (nginx).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies) or None,
+        "timeout_graceful_shutdown": 5,
+        "ws": "none",  # MCP needs no websockets: about 1 MB less at rest
+    }
 
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        settings = with_workers(settings, args.workers)
+    except ConfigError as error:
+        print(f"pantry-mcp: {error}", file=sys.stderr)
+        return 2
     if settings.auth is None and not _loopback(args.host):
         print(
             "pantry-mcp: no authorization server is configured (AUTHKIT_DOMAIN or "
@@ -61,11 +77,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             )
             return 2
     configure_logging(settings.log_format, settings.log_level, trace_ids=settings.tracing)
-    tracing = _start_tracing(settings)
     if settings.auth is None:
         who = f"demo mode, no login: every request acts as user {settings.user!r}"
     else:
         who = f"OAuth: tokens from {settings.auth.issuer} for {settings.auth.resource_url}"
+    if settings.workers > 1:
+        from pantry_mcp import workers
+
+        print(
+            f"pantry-mcp: MCP endpoint http://{args.host}:{args.port}/mcp ({who}; "
+            f"{settings.workers} worker processes)",
+            file=sys.stderr,
+        )
+        return workers.serve(
+            settings, host=args.host, port=args.port, options=_uvicorn_options(settings)
+        )
+    from pantry_mcp.app import create_app
+
+    tracing = _start_tracing(settings)
     print(
         f"pantry-mcp: MCP endpoint http://{args.host}:{args.port}/mcp ({who})",
         file=sys.stderr,
@@ -77,17 +106,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host, port = settings.metrics_address
         start_http_server(port, addr=host, registry=app.state.metrics.registry)
         print(f"pantry-mcp: metrics on http://{host}:{port}/metrics", file=sys.stderr)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        access_log=False,  # RequestContext writes the access log, with request ids
-        # X-Forwarded-For/-Proto are believed only from the configured proxies (nginx).
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=list(settings.trusted_proxies) or None,
-        timeout_graceful_shutdown=5,
-    )
+    # One worker: the app object itself, in this process (workers=1 also keeps uvicorn
+    # from reading WEB_CONCURRENCY, which would ask for an import string).
+    uvicorn.run(app, host=args.host, port=args.port, workers=1, **_uvicorn_options(settings))
     return 0
 
 
@@ -135,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve /mcp over streamable HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        metavar="N",
+        help="processes sharing the port (default: PANTRY_MCP_WORKERS, else 1)",
+    )
     serve.set_defaults(run=_serve)
     stdio = commands.add_parser("stdio", help="serve one client over stdin/stdout")
     stdio.set_defaults(run=_stdio)

@@ -5,6 +5,7 @@ A bad value raises :class:`ConfigError` with one line naming the variable.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -71,6 +72,7 @@ class Settings:
     request_state_keys: tuple[bytes, ...] = ()
     # OpenTelemetry traces, asked for by the standard OTEL_* variables (pantry_mcp.tracing).
     tracing: bool = False
+    workers: int = 1  # `serve` processes sharing the port (uvicorn's multi-process mode)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, tty: bool | None = None) -> Settings:
@@ -131,7 +133,45 @@ class Settings:
             ),
             request_state_keys=_state_keys(env),
             tracing=_tracing(env),
+            workers=_workers("PANTRY_MCP_WORKERS", env.get("PANTRY_MCP_WORKERS") or "1"),
         )
+
+
+MAX_WORKERS = 512
+
+
+def _workers(name: str, raw: str) -> int:
+    value = raw.strip()
+    if not (
+        value.isascii() and value.isdigit() and len(value) <= 4 and 0 < int(value) <= MAX_WORKERS
+    ):
+        raise ConfigError(f"{name} must be a whole number from 1 to {MAX_WORKERS}, got {raw!r}")
+    return int(value)
+
+
+def with_workers(settings: Settings, flag: str | None = None) -> Settings:
+    """``settings`` for ``serve``, with ``--workers`` (when given) over PANTRY_MCP_WORKERS.
+
+    Refuses what cannot be split between worker processes: stateful sessions (held in one
+    process's memory) and per-process rate-limit buckets (each worker would give every user
+    the whole budget again).
+    """
+    name = "PANTRY_MCP_WORKERS" if flag is None else "--workers"
+    workers = settings.workers if flag is None else _workers(name, flag)
+    if workers > 1 and settings.stateful:
+        raise ConfigError(
+            f"{name}={workers} cannot serve PANTRY_MCP_STATEFUL=true: a session lives in one "
+            "process's memory and its next request may reach another worker; run one worker per "
+            "process behind a proxy with sticky routing on Mcp-Session-Id, or serve statelessly "
+            "(PANTRY_MCP_STATEFUL=false)"
+        )
+    if workers > 1 and settings.rate_limit and not settings.redis_url:
+        raise ConfigError(
+            f"{name}={workers} with a rate limit needs PANTRY_MCP_REDIS_URL: in memory each "
+            f"worker would give every user {settings.rate_limit} calls a minute of its own; set "
+            "PANTRY_MCP_REDIS_URL, or PANTRY_MCP_RATE_LIMIT=0, or --workers 1"
+        )
+    return dataclasses.replace(settings, workers=workers)
 
 
 def _tracing(env: Mapping[str, str]) -> bool:

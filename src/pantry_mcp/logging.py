@@ -1,15 +1,25 @@
 """structlog set-up: JSON lines for operators, a readable console format on a terminal.
 
 Every line of an HTTP request carries its ``request_id`` (bound in a contextvar by the
-access-log middleware). Our own events are rendered by structlog and written straight to
-the stream (two lines per tool call must not cost a trip through the standard library's
+access-log middleware). Our own events are rendered by structlog and handed straight to
+the sink (a line per MCP request must not cost a trip through the standard library's
 logging machinery); uvicorn's and the SDK's logs go through ``logging`` and are rendered
 by the same processors, so every line has the same shape.
+
+A request never waits on the log's reader: our lines bound for a real file descriptor
+(stdout, stderr, a pipe to a log shipper, a file) are written by a thread of the sink's
+own, in batches. Should the reader stall, up to ``MAX_PENDING`` lines wait in memory;
+beyond that lines are dropped and counted, and a ``log_lines_dropped`` warning says how
+many once the reader catches up. The standard library's records (uvicorn's start and stop,
+rare warnings; never one per request) are written at once, after what is waiting, so the
+last lines before a signal ends the process are out.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import sys
 import threading
 from typing import Any, TextIO
@@ -19,24 +29,136 @@ import structlog
 from pantry_mcp.config import LogFormat
 from pantry_mcp.tracing import add_trace_ids
 
+MAX_PENDING = 10_000  # lines held while the reader is slow (a few MB at most)
+CLOSE_SECONDS = 2.0  # at exit, how long the last lines may take to go out
+NOW_SECONDS = 1.0  # how long a line written at once may wait for a stalled reader
+
+
+def _has_descriptor(stream: TextIO) -> bool:
+    try:
+        stream.fileno()
+    except (OSError, ValueError, AttributeError):  # io.StringIO, pytest's capture, closed
+        return False
+    return True
+
+
+class _Writer:
+    """The thread that writes one stream's lines, and how it is told to stop."""
+
+    def __init__(self, sink: _Sink, stream: TextIO) -> None:
+        self.retire = threading.Event()  # write what is pending, then stop
+        self.abandon = threading.Event()  # stop without taking more (a close timed out)
+        self.thread = threading.Thread(
+            target=sink._run, args=(self, stream), name="pantry-mcp-log", daemon=True
+        )
+        self.thread.start()
+
 
 class _Sink:
-    """Where lines go; ``configure`` may point it at another stream at any time."""
+    """Where lines go; ``point_at`` may switch streams at any time."""
 
     def __init__(self) -> None:
         self.stream: TextIO = sys.stdout
-        self.lock = threading.Lock()
+        self._background = False
+        self._pending: list[str] = []
+        self._dropped = 0
+        self._lock = threading.Lock()  # guards the pending lines
+        self._writing = threading.Lock()  # held while lines go to the stream
+        self._wake = threading.Event()
+        self._writer: _Writer | None = None
+
+    def point_at(self, stream: TextIO) -> None:
+        self.close()  # what is pending goes to the stream it was written for
+        self.stream = stream
+        self._background = _has_descriptor(stream)
 
     def write(self, line: str) -> None:
-        with self.lock:
-            try:
-                self.stream.write(line + "\n")
-                self.stream.flush()
-            except (OSError, ValueError):  # a closed or broken stream must not fail a request
-                pass
+        if not self._background:
+            self._emit(self.stream, line + "\n")
+            return
+        with self._lock:
+            if len(self._pending) >= MAX_PENDING:
+                self._dropped += 1
+                return
+            self._pending.append(line)
+            first = len(self._pending) == 1
+        if first:  # the writer sleeps only when nothing was pending
+            if self._writer is None:
+                self._writer = _Writer(self, self.stream)
+            self._wake.set()
+
+    def write_now(self, line: str) -> None:
+        """A line that must be out before this returns, after every line written before it:
+        the rare lines of uvicorn and the SDK (start, stop, warnings). uvicorn ends a
+        SIGTERM by raising the signal again, which ends the process before any exit hook
+        could write them. A reader stalled for good holds this up ``NOW_SECONDS`` at most,
+        then the line waits its turn like any other."""
+        if not self._background or not self._writing.acquire(timeout=NOW_SECONDS):
+            self.write(line)
+            return
+        try:
+            with self._lock:
+                lines, self._pending = self._pending, []
+            lines.append(line)
+            self._emit(self.stream, "\n".join(lines) + "\n")
+        finally:
+            self._writing.release()
+
+    def _run(self, writer: _Writer, stream: TextIO) -> None:
+        while not writer.abandon.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            with self._writing:  # a line written at once waits for this batch, not before it
+                with self._lock:
+                    if writer.abandon.is_set():
+                        return
+                    lines, self._pending = self._pending, []
+                    dropped, self._dropped = self._dropped, 0
+                if lines:
+                    self._emit(stream, "\n".join(lines) + "\n")
+            if dropped:
+                structlog.get_logger("pantry_mcp.logging").warning(
+                    "log_lines_dropped",
+                    count=dropped,
+                    hint="The log reader fell behind; these lines were not written.",
+                )
+            elif writer.retire.is_set():
+                with self._lock:
+                    if not self._pending:
+                        return
+
+    @staticmethod
+    def _emit(stream: TextIO, text: str) -> None:
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream must not fail a request
+            pass
+
+    def close(self) -> None:
+        """Write what is pending and stop the writer (at exit, or before a new stream)."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        writer.retire.set()
+        self._wake.set()
+        writer.thread.join(CLOSE_SECONDS)
+        if writer.thread.is_alive():  # its reader stalled for good: exit without it
+            writer.abandon.set()
+            with self._lock:
+                self._pending, self._dropped = [], 0
+            self._wake.set()
+
+    def after_fork(self) -> None:
+        # the child has no writer thread; its first line starts one
+        self._writer, self._pending, self._dropped = None, [], 0
+        self._lock, self._wake = threading.Lock(), threading.Event()
+        self._writing = threading.Lock()
 
 
 _sink = _Sink()
+atexit.register(_sink.close)
+os.register_at_fork(after_in_child=_sink.after_fork)
 
 
 class _LineLogger:
@@ -61,7 +183,7 @@ class _SinkHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            _sink.write(self.format(record))
+            _sink.write_now(self.format(record))
         except Exception:  # pragma: no cover - logging must never raise into the caller
             self.handleError(record)
 
@@ -71,7 +193,7 @@ def configure(
 ) -> None:
     """``stream`` is stdout for HTTP serving; stdio serving must log to stderr.
     ``trace_ids`` (while traces are on): a line written inside a span names it."""
-    _sink.stream = stream or sys.stdout
+    _sink.point_at(stream or sys.stdout)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

@@ -3,14 +3,23 @@
 What operators watch: HTTP requests by route and status; MCP requests and tool calls by
 name and outcome, with latency histograms; upstream Pantry calls by path template and
 status; authentication failures by reason; stateful sessions open (in the stateful mode).
+
+Under ``serve --workers N`` (N > 1) every worker writes its values into one directory
+(prometheus-client's multiprocess mode, chosen by PROMETHEUS_MULTIPROC_DIR, which the
+parent sets before the workers start) and a scrape, whichever worker or the parent answers
+it, sums them all. The values then live in per-process files keyed by metric and labels,
+not in the registry, so there it is one app per process. One worker renders its own
+registry, as it always has, even if PROMETHEUS_MULTIPROC_DIR happens to be set.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from pantry_mcp.client import UpstreamCall
 
@@ -30,9 +39,31 @@ ROUTES = frozenset(
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+def shared_directory() -> str:
+    """The directory every worker writes its values into. The mode is fixed when
+    prometheus-client is first imported, so it is asked, not the environment alone."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory or not getattr(values.ValueClass, "_multiprocess", False):
+        raise RuntimeError(
+            "several workers need PROMETHEUS_MULTIPROC_DIR set before prometheus_client is "
+            "imported (pantry_mcp.workers does it)"
+        )
+    return directory
+
+
+def all_workers(directory: str) -> CollectorRegistry:
+    """A registry whose every collection reads and sums the files of all workers, live and
+    exited (a counter must not go down when a worker is replaced)."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return registry
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, *, workers: int = 1) -> None:
+        """``workers``: the processes serving the port; above one, render all of them."""
         self.registry = CollectorRegistry()
+        self._exported = self.registry if workers == 1 else all_workers(shared_directory())
         r = self.registry
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.http_requests = Counter(
@@ -100,6 +131,10 @@ class Metrics:
 
     def watch_sessions(self, count: Callable[[], int]) -> None:
         """Report the stateful sessions open now, read from ``count`` at every scrape."""
+        if self._exported is not self.registry:
+            # A function gauge is read in-process, which a sum over files cannot do; and
+            # stateful sessions cannot be split between workers anyway (config.with_workers).
+            raise RuntimeError("stateful sessions need one worker: no multiprocess metrics")
         sessions = Gauge(
             "pantry_mcp_sessions_open",
             "Stateful 2025-11-25 sessions open now (each holds memory until it ends or idles out).",
@@ -143,4 +178,4 @@ class Metrics:
         self.auth_failures.labels(reason).inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._exported)

@@ -13,11 +13,10 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import mcp_types as types
 import structlog
-from jsonschema.exceptions import ValidationError
 
 from pantry_mcp.client import (
     PantryClient,
@@ -31,6 +30,9 @@ from pantry_mcp.client import (
 from pantry_mcp.errors import ToolError
 from pantry_mcp.scopes import READ_SCOPE, WRITE_SCOPE
 from pantry_mcp.validation import SchemaCheck
+
+if TYPE_CHECKING:  # jsonschema is imported on the first invalid value (validation.py)
+    from jsonschema.exceptions import ValidationError
 
 MAX_PROBLEMS = 10  # a 10,000-item mistake is described by its first ten
 ToolHandler = Callable[[PantryClient, str, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -106,6 +108,8 @@ def _closest_branch(error: ValidationError) -> ValidationError:
     """A nullable value (``anyOf`` a typed branch and ``{"type": "null"}``) that fails is
     described by the branch whose type it has (``quantity`` 0: "must be more than 0"); a
     value of neither type by the types allowed ("must be number or null")."""
+    from jsonschema.exceptions import ValidationError  # loaded: ``error`` is one
+
     typed = [e for e in error.context or [] if e.validator != "type"]
     if typed:
         return min(typed, key=lambda e: len(e.relative_schema_path))

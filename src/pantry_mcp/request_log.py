@@ -1,6 +1,13 @@
 """One log line per MCP request: method, tool/resource/prompt name, protocol version,
 user, outcome, duration and every upstream Pantry call it made (method, path template,
-status, duration). Never arguments, results or tokens."""
+status, duration). Never arguments, results or tokens.
+
+Over HTTP, the line is also the request's access line: the MCP layer leaves its fields in
+the request's ``AccessRecord`` and the HTTP layer (``app.RequestContext``) writes them
+with its own (client, HTTP method, path, status, HTTP duration) as one line, just before
+the answer's last bytes go out. A request with no HTTP record open for it (stdio, a
+session's later requests on a stream, a batch's second request) gets a line of its own.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +22,29 @@ from pydantic import ValidationError
 
 from pantry_mcp.client import CallLog, current_calls
 from pantry_mcp.metrics import Metrics
+from pantry_mcp.tracing import add_trace_ids
 
 log = structlog.get_logger("pantry_mcp.mcp")
+ACCESS_RECORD = "pantry.access"  # ASGI scope key of the request's AccessRecord
+
+
+class AccessRecord:
+    """One HTTP request's line, being filled in: the MCP fields, once, while it is open."""
+
+    __slots__ = ("mcp", "open")
+
+    def __init__(self) -> None:
+        self.mcp: dict[str, Any] | None = None
+        self.open = True
+
+
+def _claim(ctx: ServerRequestContext[Any, Any]) -> AccessRecord | None:
+    """The request's open, still empty access record, if the MCP request came over HTTP."""
+    request = ctx.request
+    record = request.scope.get(ACCESS_RECORD) if request is not None else None
+    if isinstance(record, AccessRecord) and record.open and record.mcp is None:
+        return record
+    return None
 
 
 def _name(ctx: ServerRequestContext[Any, Any]) -> str | None:
@@ -69,8 +97,9 @@ class RequestLog:
     it, and moves the metrics (labels only from known methods and tools: a client cannot
     mint new time series)."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, *, trace_ids: bool = False) -> None:
         self.metrics = metrics
+        self.trace_ids = trace_ids  # while traces are on: the line names the MCP span
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -97,23 +126,30 @@ class RequestLog:
             raise
         finally:
             current_calls.reset(token)
+            calls.reads.clear()  # the answers shared within this request: nobody needs them now
             seconds = time.perf_counter() - started
             method = ctx.method if ctx.method in KNOWN_METHODS else "other"
             name = _name(ctx)
             registry = getattr(ctx.lifespan_context, "registry", None)
             tool = name if registry is not None and name and registry.get(name) else None
             self.metrics.mcp_request(method, tool, outcome, seconds, calls.calls)
-            log.info(
-                "mcp_request",
-                method=ctx.method,
-                name=name,
-                protocol_version=ctx.protocol_version,
-                user=acting_user_id(ctx),
-                outcome=outcome,
-                error_code=code,
-                duration_ms=round(seconds * 1000, 1),
-                upstream=[
+            fields: dict[str, Any] = {
+                "method": ctx.method,
+                "name": name,
+                "protocol_version": ctx.protocol_version,
+                "user": acting_user_id(ctx),
+                "outcome": outcome,
+                "error_code": code,
+                "duration_ms": round(seconds * 1000, 1),
+                "upstream": [
                     {"method": c.method, "path": c.path, "status": c.status, "ms": c.duration_ms}
                     for c in calls.calls
                 ],
-            )
+            }
+            if self.trace_ids:  # the HTTP layer writes the line outside this span
+                add_trace_ids(None, "", fields)
+            record = _claim(ctx)
+            if record is not None:
+                record.mcp = fields
+            else:
+                log.info("mcp_request", **fields)

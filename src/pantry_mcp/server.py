@@ -322,7 +322,7 @@ def build_server(
     # ours (pantry_mcp.traced_requests); off, it would only cost time on every request.
     server.middleware = [
         *(traced_requests.middlewares() if settings.tracing else []),
-        RequestLog(metrics),
+        RequestLog(metrics, trace_ids=settings.tracing),
         # Seals the requestState of input-required results and opens it on the retry: bound
         # to this server, the acting user, the tool and its arguments, for ten minutes.
         RequestStateBoundary(

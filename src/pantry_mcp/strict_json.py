@@ -58,19 +58,31 @@ class _Repeated(dict[str, Any]):
     repeated: str
 
 
+class _Marks:
+    """How many markers (non-finite numbers, repeated keys) the parser has made so far:
+    a decode that made none, in a text with no escape and little nesting, needs no walk."""
+
+    made = 0
+
+
 def _constant(text: str) -> _NonFinite:
+    _Marks.made += 1
     return _NonFinite(text)
 
 
 def _number(text: str) -> float:
     value = float(text)
-    return value if math.isfinite(value) else _NonFinite(text)
+    if math.isfinite(value):
+        return value
+    _Marks.made += 1
+    return _NonFinite(text)
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) == len(pairs):
         return result
+    _Marks.made += 1
     repeated = _Repeated(result)
     seen: set[str] = set()
     for key, _ in pairs:
@@ -88,6 +100,7 @@ def decode(body: bytes | str) -> tuple[Any, Refusal | None]:
     """The message and, if it must be refused, why. Not JSON at all (or not UTF-8) is a
     parse error; a byte-order mark before the JSON is allowed (RFC 8259 lets a parser
     ignore it)."""
+    marks = _Marks.made
     try:
         text = body.decode("utf-8-sig") if isinstance(body, bytes) else body.lstrip("\ufeff")
         message = _DECODER.decode(text)
@@ -95,6 +108,12 @@ def decode(body: bytes | str) -> tuple[Any, Refusal | None]:
         return None, Refusal(INVALID_REQUEST, "Invalid Request: the JSON is nested too deeply")
     except ValueError as error:  # UnicodeDecodeError and JSONDecodeError alike
         return None, Refusal(PARSE_ERROR, f"Parse error: {_reason(error)}")
+    # A lone surrogate or a NUL can only arrive as a \u escape (valid UTF-8 holds neither,
+    # and JSON refuses a raw NUL), deep nesting needs as many brackets, and the parser marks
+    # the rest: without any of these the walk would find nothing.
+    shallow = text.count("[") + text.count("{") < MAX_DEPTH
+    if _Marks.made == marks and "\\u" not in text and shallow:
+        return message, None
     return message, find_problem(message)
 
 

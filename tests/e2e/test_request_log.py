@@ -41,11 +41,13 @@ def lines(text: str) -> list[dict[str, Any]]:
     return found
 
 
-@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+@pytest.mark.parametrize(
+    ("mode", "stateful"), [("legacy", "0"), ("legacy", "1"), ("2026-07-28", "0")]
+)
 async def test_a_tool_call_is_one_line_with_its_upstream_calls(
-    mcp_server: McpServerFactory, json_logs: io.StringIO, mode: str
+    mcp_server: McpServerFactory, json_logs: io.StringIO, mode: str, stateful: str
 ) -> None:
-    url = mcp_server(user="log-user")
+    url = mcp_server(user="log-user", PANTRY_MCP_STATEFUL=stateful)
     async with Client(url, mode=mode) as client:
         await client.call_tool("whats_for_dinner", {"count": 2})
         await client.call_tool("search_recipes", {"query": "soup", "max_minutes": 0})
@@ -66,8 +68,12 @@ async def test_a_tool_call_is_one_line_with_its_upstream_calls(
     assert paths.count("/users/me/preferences") == 1, paths
     assert bad["outcome"] == "tool_error"
     assert bad["upstream"] == []
-    access = {r["request_id"]: r for r in records if r.get("event") == "http_request"}
-    assert dinner["request_id"] in access
+    # The MCP line is the request's access line too: one line per MCP request.
+    assert (dinner["http_method"], dinner["path"], dinner["status"]) == ("POST", "/mcp", 200)
+    assert dinner["client"] == "127.0.0.1"
+    assert dinner["http_duration_ms"] >= dinner["duration_ms"]
+    by_id = [r for r in records if r.get("request_id") == dinner["request_id"]]
+    assert by_id == [dinner]
     assert all(r["level"] in {"info", "warning", "error"} for r in records)
     assert "soup" not in json.dumps(calls)  # arguments are never logged
 

@@ -98,6 +98,7 @@ async def test_nothing_found_is_an_empty_page(client: httpx2.AsyncClient) -> Non
         "page": 1,
         "page_size": 10,
         "total": 0,
+        "total_exact": True,
         "has_more": False,
         "match": "all",
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pantry_mcp.config import ConfigError, Settings, metadata_url_for
+from pantry_mcp.config import ConfigError, Settings, metadata_url_for, with_workers
 
 BASE = {"PANTRY_MCP_PANTRY_TOKEN": "t" * 20}
 
@@ -206,3 +206,36 @@ def test_request_state_keys_are_long_enough_and_rotate() -> None:
     assert rotating == (b"n" * 40, one.encode())  # the first seals, both open
     with pytest.raises(ConfigError, match="key 2 is 5 bytes; each must be at least 32"):
         settings(PANTRY_MCP_REQUEST_STATE_KEY=f"{one},short")
+
+
+def test_one_worker_by_default_and_the_flag_wins_over_the_environment() -> None:
+    assert settings().workers == 1
+    assert with_workers(settings()).workers == 1
+    unlimited = settings(PANTRY_MCP_WORKERS="4", PANTRY_MCP_RATE_LIMIT="0")
+    assert with_workers(unlimited).workers == 4
+    assert with_workers(unlimited, " 2 ").workers == 2
+    assert with_workers(settings(PANTRY_MCP_WORKERS="4"), "1").workers == 1
+    shared = settings(PANTRY_MCP_REDIS_URL="redis://127.0.0.1:6379/0")
+    assert with_workers(shared, "8").workers == 8
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "1.5", "two", "513", "\u00b2", "9" * 40])
+def test_a_worker_count_is_a_whole_number_from_1_to_512(raw: str) -> None:
+    with pytest.raises(
+        ConfigError, match=r"^PANTRY_MCP_WORKERS must be a whole number from 1 to 512"
+    ):
+        settings(PANTRY_MCP_WORKERS=raw)
+    with pytest.raises(ConfigError, match=r"^--workers must be a whole number from 1 to 512"):
+        with_workers(settings(PANTRY_MCP_RATE_LIMIT="0"), raw)
+
+
+def test_workers_refuse_what_they_cannot_share() -> None:
+    stateful = settings(PANTRY_MCP_STATEFUL="true", PANTRY_MCP_RATE_LIMIT="0")
+    assert with_workers(stateful, "1").workers == 1
+    with pytest.raises(ConfigError, match="sticky routing on Mcp-Session-Id") as refused:
+        with_workers(stateful, "2")
+    assert "PANTRY_MCP_STATEFUL=false" in str(refused.value)
+    with pytest.raises(ConfigError, match=r"^PANTRY_MCP_WORKERS=2 with a rate limit") as refused:
+        with_workers(settings(PANTRY_MCP_WORKERS="2"))
+    for fix in ("set PANTRY_MCP_REDIS_URL", "PANTRY_MCP_RATE_LIMIT=0", "--workers 1"):
+        assert fix in str(refused.value)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import math
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -100,3 +102,34 @@ def test_the_registry_refuses_and_accepts_as_before() -> None:
     assert search.input_check.problems({"query": "curry"}, 10) == []
     problems = search.input_check.problems({"query": "", "max_minutes": -5, "extra": 1}, 10)
     assert {p.validator for p in problems} >= {"minLength", "additionalProperties"}
+
+
+@pytest.mark.parametrize(("label", "schema"), SCHEMAS, ids=[label for label, _ in SCHEMAS])
+def test_every_shipped_schema_is_valid_draft_2020_12(label: str, schema: dict[str, Any]) -> None:
+    # SchemaCheck no longer runs check_schema at start-up (jsonschema is loaded on the
+    # first invalid value), so a malformed schema must be caught here.
+    Draft202012Validator.check_schema(schema)
+
+
+def test_starting_the_server_does_not_load_jsonschema() -> None:
+    """jsonschema (with attrs, referencing, rpds: some 3 MB resident) waits for the first
+    value that fails the compiled check; then it decides, as before."""
+    program = (
+        "import sys\n"
+        "from pantry_mcp.app import create_app\n"
+        "from pantry_mcp.config import Settings\n"
+        "create_app(Settings.from_env({'PANTRY_MCP_PANTRY_TOKEN': 't' * 24}, tty=False))\n"
+        "assert 'jsonschema' not in sys.modules, 'loaded at start-up'\n"
+        "from pantry_mcp.handlers import TOOLS\n"
+        "from pantry_mcp.registry import Registry\n"
+        "search = Registry(TOOLS).get('search_recipes')\n"
+        "assert search.input_check.problems({'query': 'soup'}, 5) == []\n"
+        "assert 'jsonschema' not in sys.modules, 'loaded by a valid value'\n"
+        "problems = search.input_check.problems({'query': 'soup', 'max_minutes': 0}, 5)\n"
+        "assert [p.validator for p in problems] == ['minimum'], problems\n"
+        "assert 'jsonschema' in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -57,13 +57,13 @@ async def search(
         )
         for row in found.rows
     ]
-    offset = (query.page - 1) * query.page_size
     return models.RecipePage(
         items=items,
         page=query.page,
         page_size=query.page_size,
         total=found.total,
-        has_more=offset + len(items) < found.total,
+        total_exact=found.total_exact,
+        has_more=found.has_more,
         match=found.match,
     )
 

@@ -56,13 +56,14 @@ def _search_summary(query: str, args: dict[str, Any], page: JSON, shown: int) ->
             f"No recipes match '{query}'{where}. Try fewer or more general words, or drop a filter."
         )
     first = (page["page"] - 1) * PAGE_SIZE + 1
+    # Pantry counts up to a bound; past it the total is a lower bound (total_exact false)
+    exact = page.get("total_exact", True)
+    matches = plural(page["total"], "recipe") if exact else f"{page['total']:,}+ recipes"
     if shown == 0:
-        matches = plural(page["total"], "recipe")
         return f"{matches} match '{query}'{where}, but page {page['page']} is past the end."
-    text = (
-        f"{plural(page['total'], 'recipe')} match '{query}'{where}; "
-        f"showing {first}-{first + shown - 1}."
-    )
+    text = f"{matches} match '{query}'{where}; showing {first}-{first + shown - 1}."
+    if not exact:
+        text += " Add words or filters to narrow them down."
     if page.get("match") == "any":
         text += " No recipe has every word, so these match some of them."
     if page["has_more"]:

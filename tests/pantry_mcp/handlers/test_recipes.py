@@ -39,6 +39,18 @@ async def test_search_returns_at_most_ten_lean_hits(pantry_client: PantryClient,
     assert "recipe://" in result["summary"]
 
 
+async def test_a_count_past_pantrys_bound_is_said_as_a_lower_bound(
+    pantry_client: PantryClient, user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pantry_api.store import search as search_store
+
+    monkeypatch.setattr(search_store, "MAX_COUNTED", 4)  # Pantry counts up to 1,000
+    result = await search_recipes(pantry_client, user, {"query": "chicken"})
+    assert result["total"] == 4
+    assert result["summary"].startswith("4+ recipes match 'chicken'; showing 1-")
+    assert "narrow them down" in result["summary"]
+
+
 async def test_search_with_nothing_found_says_so(pantry_client: PantryClient, user: str) -> None:
     result = await search_recipes(
         pantry_client, user, {"query": "qwxzy", "max_minutes": 10, "dietary": ["vegan"]}
