@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from tests.support import free_port
+from tests.support import child_processes, free_port
 
 from bench.overhead import ARGUMENTS, CALL, HEADERS, cpu_seconds, lua_script, wrk
 from bench.plan_latency import TOKEN, pantry_process
@@ -181,17 +181,9 @@ def proxy_process(pantry_url: str) -> Iterator[tuple[str, int]]:
 
 def child_pid(program: str) -> int:
     """The pid of our child process running ``program`` (pantry_process does not say)."""
-    me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue  # exited while we looked
-        if parent == me and any(arg.endswith(program.encode()) for arg in argv[:2]):
-            return int(entry.name)
+    for pid, command in child_processes(os.getpid()).items():
+        if any(arg.endswith(program.encode()) for arg in command.split(b"\0")[:2]):
+            return pid
     raise RuntimeError(f"no child process runs {program}")
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import httpx2
 import uvicorn
 from tests.issuer import running_issuer
-from tests.support import free_port
+from tests.support import child_processes, free_port
 
 from bench.overhead import CALL, HEADERS, check_answer, cpu_seconds, lua_script, wrk
 from bench.processes import stop
@@ -62,19 +62,9 @@ class Server:
         """Our process and its descendants (workers, multiprocessing's resource tracker),
         each named by role."""
         found = {self.pid: "server" if self.workers == 1 else "parent"}
-        children: dict[int, list[tuple[int, bytes]]] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                command = (entry / "cmdline").read_bytes()
-            except (OSError, IndexError, ValueError):
-                continue  # exited while we looked
-            children.setdefault(parent, []).append((int(entry.name), command))
         waiting = [self.pid]
         while waiting:
-            for pid, command in children.get(waiting.pop(), []):
+            for pid, command in child_processes(waiting.pop()).items():
                 found[pid] = "worker" if b"spawn_main" in command else "helper"
                 waiting.append(pid)
         return found

@@ -42,6 +42,7 @@ from tests.issuer import Issuer
 from tests.support import (
     SERVICE_TOKEN,
     RunningServer,
+    child_processes,
     free_port,
     serve_in_thread,
     unique,
@@ -69,18 +70,8 @@ class Workers:
 
     def pids(self) -> set[int]:
         """The worker processes running now (uvicorn spawns them; exited ones are gone)."""
-        found = set()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                command = (entry / "cmdline").read_bytes()
-            except (OSError, IndexError, ValueError):
-                continue  # exited while we looked
-            if parent == self.process.pid and b"spawn_main" in command:
-                found.add(int(entry.name))
-        return found
+        children = child_processes(self.process.pid)
+        return {pid for pid, command in children.items() if b"spawn_main" in command}
 
     def counted(self, name: str, **labels: str) -> dict[int, float]:
         """``name`` summed over ``labels`` per worker pid, read from each worker's own file
