@@ -1,7 +1,7 @@
 """``make bench``: every benchmark, each a ratio against a baseline measured in the same run.
 
 Results print as Markdown tables and are written to bench/results/*.json for comparison.
-Everything runs on 127.0.0.1 and is bounded in time (about fifteen minutes in all).
+Everything runs on 127.0.0.1 and is bounded in time (about eleven minutes in all).
 """
 
 from __future__ import annotations
