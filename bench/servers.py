@@ -151,6 +151,11 @@ def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
     kinds = {"raw": raw, "bare": bare, "ours": ours, "fastmcp": fastmcp, "proxy": proxy}
     app = kinds[kind]()
+    serve(app, port)
+
+
+def serve(app: ASGIApp, port: int) -> None:
+    """One bench server: uvicorn as pantry-mcp serve runs it, on 127.0.0.1, quiet."""
     logging.disable(logging.CRITICAL)
     uvicorn.run(
         app,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import statistics
 import subprocess
@@ -29,7 +28,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx2
-import uvicorn
 import uvloop
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,6 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from tests.support import free_port
 
+from bench import servers
 from bench.processes import stop
 from pantry_mcp.http1 import Http1Transport
 
@@ -87,16 +86,7 @@ def app() -> Starlette:
 
 
 def serve(port: int) -> None:
-    logging.disable(logging.CRITICAL)
-    uvicorn.run(
-        app(),
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        http="httptools",
-        loop="uvloop",
-    )
+    servers.serve(app(), port)
 
 
 @contextmanager
