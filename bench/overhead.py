@@ -9,7 +9,8 @@ argument and result validation) on the 2026-07-28 path and on both 2025-11-25 pa
 Pantry is answered by an in-process stub transport in fastmcp and in ours, so only the
 servers' own cost is measured. Reported: requests per second (and as a ratio to the raw
 floor), p50 and p99 latency, the server's CPU time per request, and, for pantry-mcp,
-memory: idle, after the load, and per idle legacy session.
+memory: idle, after the load, and per idle legacy session. Then the same two servers'
+CPU per call driven in-process with no HTTP server at all (``inprocess.py``).
 """
 
 from __future__ import annotations
@@ -315,6 +316,7 @@ def run(seconds: int = 8, connections: int = 32, only: tuple[str, ...] = KINDS) 
             results["ours"]["requests_per_second"] / results["bare"]["requests_per_second"], 3
         )
         results["sdk_kernel"] = sdk_kernel.run()
+        results["in_process"] = in_process()
     if "ours" in results and "fastmcp" in results:
         ours, peer = (
             results["ours"]["requests_per_second"],
@@ -323,6 +325,23 @@ def run(seconds: int = 8, connections: int = 32, only: tuple[str, ...] = KINDS) 
         results["ours_to_fastmcp"] = round(ours / peer, 2)
     results["seconds"], results["connections"] = seconds, connections
     return results
+
+
+def in_process() -> dict[str, Any]:
+    """The bare SDK server's and ours CPU per call without HTTP (``bench/inprocess.py``),
+    each in a process of its own, and our share of the bare one's rate from them."""
+    measured = {}
+    for kind in ("bare", "ours"):
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.inprocess", kind],
+            capture_output=True,
+            check=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("PANTRY_MCP_")},
+            timeout=300,
+        )
+        measured[kind] = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    bare, ours = measured["bare"]["min_us"], measured["ours"]["min_us"]
+    return {**measured, "ours_share_of_bare": round(bare / ours, 3)}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -347,6 +366,13 @@ def table(results: dict[str, Any]) -> str:
         )
     if "sdk_kernel" in results:
         rows.append("\n" + sdk_kernel.lines(results["sdk_kernel"]))
+    if "in_process" in results:
+        measured = results["in_process"]
+        rows.append(
+            f"\nIn-process, no HTTP server (`bench/inprocess.py`, CPU per call, least of ten "
+            f"batches): bare SDK server {measured['bare']['min_us']} µs, pantry-mcp "
+            f"{measured['ours']['min_us']} µs: a share of {measured['ours_share_of_bare']}"
+        )
     memory = results.get("ours", {}).get("memory")
     stateful = results.get("ours_stateful", {}).get("memory", {})
     if memory:

@@ -5,8 +5,9 @@ pantry-mcp answers a lone request with one call of ``mcp.server.runner.serve_one
 src/pantry_mcp/single_exchange.py), as the SDK's own entries do. This times that kernel with
 a trivial tool and no HTTP at all, and the pieces of it that do work a one-shot request does
 not need: building the per-request ``Connection`` from the envelope, tearing it down
-(a shielded cancel scope around an empty exit stack), and shaping the result (dumped from
-its model, then validated and dumped again by the per-version surface).
+(a shielded cancel scope around an empty exit stack), shaping the result (dumped from
+its model, then validated and dumped again by the per-version surface), and the deep copy
+of the server's identity stamped on every 2026-07-28 result.
 """
 
 from __future__ import annotations
@@ -121,11 +122,17 @@ async def _measure(calls: int) -> dict[str, float]:
     async def reshape() -> None:
         methods.serialize_server_result("tools/call", VERSION, dict(RESULT))
 
+    named = Server("pantry-mcp", version="0.1.0", title="Pantry")  # pantry-mcp's identity
+
+    async def stamp() -> None:
+        named.server_info_stamp  # noqa: B018 - the property is the work being timed
+
     return {
         "serve_one_us": await _per_call(kernel, calls),
         "connection_from_envelope_us": await _per_call(envelope, calls),
         "connection_teardown_us": await _per_call(teardown, calls),
         "result_revalidation_us": await _per_call(reshape, calls),
+        "server_info_stamp_us": await _per_call(stamp, calls),
     }
 
 
@@ -139,5 +146,6 @@ def lines(results: dict[str, float]) -> str:
         f"{results['serve_one_us']} µs of CPU per request; of which building the per-request "
         f"Connection {results['connection_from_envelope_us']} µs, tearing it down "
         f"{results['connection_teardown_us']} µs, re-validating a search result "
-        f"{results['result_revalidation_us']} µs"
+        f"{results['result_revalidation_us']} µs, copying the serverInfo stamp "
+        f"{results['server_info_stamp_us']} µs"
     )

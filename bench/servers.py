@@ -3,8 +3,8 @@
 
 - raw: a Starlette endpoint that answers a fixed JSON-RPC result (the floor);
 - bare: the SDK's low-level Server with one trivial tool, stateless, JSON responses;
-- ours: pantry-mcp as shipped (request log, metrics, validation), Pantry answered by an
-  in-process stub transport so that only our own cost is measured;
+- ours: pantry-mcp as shipped (request log, metrics, validation), Pantry answered in
+  process where the socket would be (``StubWire``) so that only our own cost is measured;
 - proxy: the hop's yardstick, a plain Starlette app that forwards each GET to the Pantry
   at ``PANTRY_BENCH_UPSTREAM`` over one kept-alive httpx2 client (no MCP, no checks).
 """
@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
+
+from pantry_mcp.http1 import NO_TIMEOUTS, Http1Transport, RawResponse
 
 SEARCH_ANSWER = {
     "items": [
@@ -63,6 +65,30 @@ def stub_transport() -> httpx2.MockTransport:
     return httpx2.MockTransport(
         lambda request: httpx2.Response(200, content=SEARCH_BYTES, headers=headers)
     )
+
+
+class StubWire(Http1Transport):
+    """Our Pantry transport with the socket taken out: the client writes its request bytes
+    as over a real connection and gets Pantry's answer back as the bytes the connection
+    would hand it (no parse of them: that is the socket's side, as in a MockTransport)."""
+
+    async def exchange(
+        self,
+        host: bytes,
+        port: int,
+        head: bytes,
+        body: bytes = b"",
+        *,
+        keep: bool = True,
+        timeouts: Mapping[str, float | None] = NO_TIMEOUTS,
+    ) -> RawResponse:
+        return RawResponse(200, list(STUB_HEADERS), SEARCH_BYTES)
+
+
+STUB_HEADERS = (
+    (b"content-type", b"application/json"),
+    (b"content-length", b"%d" % len(SEARCH_BYTES)),
+)
 
 
 def raw() -> ASGIApp:
@@ -103,6 +129,7 @@ def ours() -> ASGIApp:
     from pantry_mcp.app import create_app
     from pantry_mcp.client import PantryClient
     from pantry_mcp.config import Settings
+    from pantry_mcp.heap import freeze_startup_heap, return_free_memory
     from pantry_mcp.logging import configure
 
     env = {
@@ -113,11 +140,13 @@ def ours() -> ASGIApp:
     # The parent passes its issuer (PANTRY_MCP_AUTH_ISSUER, PANTRY_MCP_RESOURCE_URL, ...).
     env.update({k: v for k, v in os.environ.items() if k.startswith("PANTRY_MCP_")})
     settings = Settings.from_env(env, tty=False)
+
     configure("json", "info", stream=open("/dev/null", "w"))  # noqa: SIM115 - lives as long as the process
-    client = PantryClient(
-        "http://pantry.stub", "bench-token-0123456789", transport=stub_transport()
-    )
-    return create_app(settings, client=client)
+    client = PantryClient("http://pantry.stub", "bench-token-0123456789", transport=StubWire())
+    app = create_app(settings, client=client)
+    freeze_startup_heap()  # as pantry-mcp serve does
+    return_free_memory()
+    return app
 
 
 def fastmcp() -> ASGIApp:

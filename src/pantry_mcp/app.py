@@ -29,6 +29,7 @@ from pantry_mcp.client import PantryClient, pantry_client
 from pantry_mcp.config import Settings
 from pantry_mcp.handlers import TOOLS
 from pantry_mcp.jsonrpc_guard import JsonRpcGuard
+from pantry_mcp.logging import REQUEST_ID
 from pantry_mcp.metrics import CONTENT_TYPE, Metrics
 from pantry_mcp.registry import Registry
 from pantry_mcp.request_log import ACCESS_RECORD, AccessRecord
@@ -101,12 +102,13 @@ class RequestContext:
                 write_line()  # before the client can see the answer end, so lines come first
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                if record.open:  # no answer was sent (a crash, or the client went away)
-                    write_line()
+        bound = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if record.open:  # no answer was sent (a crash, or the client went away)
+                write_line()
+            REQUEST_ID.reset(bound)
 
 
 class _RequestIds:

@@ -13,6 +13,7 @@ import uvicorn
 
 from pantry_mcp import __version__
 from pantry_mcp.config import ConfigError, Settings, with_workers
+from pantry_mcp.heap import freeze_startup_heap, return_free_memory
 from pantry_mcp.logging import configure as configure_logging
 
 if TYPE_CHECKING:
@@ -106,6 +107,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host, port = settings.metrics_address
         start_http_server(port, addr=host, registry=app.state.metrics.registry)
         print(f"pantry-mcp: metrics on http://{host}:{port}/metrics", file=sys.stderr)
+    freeze_startup_heap()
+    return_free_memory()
     # One worker: the app object itself, in this process (workers=1 also keeps uvicorn
     # from reading WEB_CONCURRENCY, which would ask for an import string).
     uvicorn.run(app, host=args.host, port=args.port, workers=1, **_uvicorn_options(settings))

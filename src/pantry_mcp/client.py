@@ -18,24 +18,27 @@ The error tree::
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import copy
+import json
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx2
+import pydantic_core
 import stamina
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 
 from pantry_mcp.circuit import CircuitBreaker, CircuitOpen, State
 from pantry_mcp.config import Settings
-from pantry_mcp.http1 import Http1Transport
+from pantry_mcp.http1 import Http1Transport, RawResponse, request_head
 
 JSON = dict[str, Any]
 USER_HEADER = "X-Pantry-User"
@@ -119,6 +122,8 @@ current_calls: contextvars.ContextVar[CallLog | None] = contextvars.ContextVar(
 )
 
 _GATEWAY_STATUSES = frozenset({502, 503, 504})
+_MAX_URL = 65_536  # as httpx2's own limit: a longer URL is refused before it is sent
+_JSON_TYPE = (b"Content-Type", b"application/json")
 _ATTEMPTS = 3  # for requests that are safe to send again
 _MAX_HONOURED_WAIT = 2.0  # a longer Retry-After goes back to the agent instead
 
@@ -164,6 +169,7 @@ class PantryClient:
             limits=httpx2.Limits(max_connections=100, max_keepalive_connections=50),
             keepalive_expiry=4.0,
         )
+        self._wire = _Wire.for_base(self._base_url, self._transport, self._headers)
         # for the health check only; tool calls go straight to the pool (see _send)
         self._http = httpx2.AsyncClient(transport=self._transport)
 
@@ -332,22 +338,28 @@ class PantryClient:
         span: Span | None = None,
     ) -> Any:
         started = time.perf_counter()
+        target = _target(url, params)
+        if len(target) + len(self._base_url) > _MAX_URL:  # no retry helps: it cannot be sent
+            raise PantryInvalid("The request is too large to send to Pantry.", status=414)
         try:
-            response = await self._send(method, self._absolute(url, params), headers, body)
+            response = await self._send(method, target, headers, body)
         except httpx2.TimeoutException:
             _record(method, template, None, started)
             raise _Retryable(PantryUnavailable(TIMED_OUT)) from None
         except httpx2.InvalidURL:
-            # The request cannot be expressed (a query string too long): no retry helps.
             raise PantryInvalid("The request is too large to send to Pantry.", status=414) from None
+        except httpx2.LocalProtocolError:  # a value HTTP cannot carry: sending again won't help
+            raise PantryInvalid(
+                "The request cannot be put into HTTP for Pantry.", status=400
+            ) from None
         except httpx2.TransportError:
             _record(method, template, None, started)
             raise _Retryable(PantryUnavailable(UNREACHABLE)) from None
-        _record(method, template, response.status_code, started)
-        status = response.status_code
+        status = response.status
+        _record(method, template, status, started)
         if span is not None:
             span.set_attribute("http.response.status_code", status)
-        retry_after = _float(response.headers.get("retry-after"), default=None)
+        retry_after = _float(response.header(b"retry-after"), default=None)
         if status in _GATEWAY_STATUSES:
             failure = PantryUnavailable(f"Pantry answered {status}", status=status)
             raise _Retryable(failure, retry_after if status == 503 else None)
@@ -359,32 +371,37 @@ class PantryClient:
         return _result(response)
 
     async def _send(
-        self, method: str, url: str, headers: dict[str, str], body: JSON | None
-    ) -> httpx2.Response:
-        """One request handed straight to the connection pool, body read in full.
+        self, method: str, target: str, headers: dict[str, str], body: JSON | None
+    ) -> RawResponse:
+        """One request, body read in full, as the bytes Pantry sent (Content-Encoding undone).
 
-        The client's own layers (auth flows, redirects, cookies, event hooks) do nothing for
-        us and cost as much as the rest of a tool call; errors are the same httpx2 ones.
+        Over our own transport on an asyncio loop the request goes out as bytes we write
+        ourselves (``_Wire``); otherwise (tests' transports, https, trio) it is an
+        httpx2.Request handed straight to the transport. httpx2's client layers (auth flows,
+        redirects, cookies, event hooks) do nothing for us either way.
         """
-        request = httpx2.Request(
-            method,
-            url,
-            headers={**self._headers, **headers},
-            json=body,
-            extensions={"timeout": self._timeouts},
-        )
+        payload = b"" if body is None else _json_bytes(body)
+        wire = self._wire
+        if wire is not None and _on_asyncio():
+            answer = await wire.send(method, target, headers, payload, self._timeouts)
+            return answer if answer.header(b"content-encoding") is None else await _decoded(answer)
+        extra = {} if body is None else {"Content-Type": "application/json"}
+        try:
+            request = httpx2.Request(
+                method,
+                f"{self._base_url}{target}",
+                headers={**self._headers, **headers, **extra},
+                content=payload if body is not None else None,
+                extensions={"timeout": self._timeouts},
+            )
+        except UnicodeEncodeError:  # as on the wire: not a value HTTP can carry
+            raise httpx2.LocalProtocolError("A header value is not ASCII.") from None
         response = await self._transport.handle_async_request(request)
         try:
-            await response.aread()
+            content = await response.aread()
         finally:
             await response.aclose()
-        return response
-
-    def _absolute(self, path: str, params: Mapping[str, Any] | None) -> str:
-        """The full URL, query included (quicker for httpx than merging base and params)."""
-        pairs = _query(params)
-        query = urlencode(pairs, quote_via=quote) if pairs else ""
-        return f"{self._base_url}{path}?{query}" if query else f"{self._base_url}{path}"
+        return RawResponse(response.status_code, response.headers.raw, content)
 
     # ---- recipes ------------------------------------------------------------------------
 
@@ -554,20 +571,119 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _query(
-    params: Mapping[str, Any] | None,
-) -> list[tuple[str, str | int | float | bool | None]] | None:
-    if not params:
-        return None
-    pairs: list[tuple[str, str | int | float | bool | None]] = []
-    for key, value in params.items():
+# What percent-encoding leaves as it is (RFC 3986 unreserved): most ids and words.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _encoded(text: str) -> str:
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
+
+
+def _target(path: str, params: Mapping[str, Any] | None) -> str:
+    """Path and query, percent-encoded (as ``urlencode(..., quote_via=quote)``): the request
+    target under the base URL. None leaves a parameter out; a list repeats it."""
+    fields: list[str] = []
+    for key, value in (params or {}).items():
         if value is None:
             continue
-        values = value if isinstance(value, list | tuple) else [value]
-        pairs.extend(
-            (key, str(item).lower() if isinstance(item, bool) else str(item)) for item in values
+        for item in value if isinstance(value, list | tuple) else (value,):
+            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+            fields.append(f"{_encoded(key)}={_encoded(text)}")
+    return f"{path}?{'&'.join(fields)}" if fields else path
+
+
+def _parsed(body: bytes) -> Any:
+    """A JSON body, or None if it is not JSON. pydantic-core's parser first (a third of the
+    json module's time on a page of recipes); what it refuses (UTF-16 or -32, an escaped
+    lone surrogate) gets a second reading by the json module, which allows those."""
+    try:
+        return pydantic_core.from_json(body)
+    except ValueError:
+        pass
+    try:
+        return json.loads(body)
+    except ValueError:  # not JSON, or not text at all (UnicodeDecodeError)
+        return None
+
+
+def _json_bytes(body: JSON) -> bytes:
+    """A request body exactly as httpx2's ``json=`` would encode it."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode("utf-8")
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # trio, say: httpx2's own path serves it
+        return False
+    return True
+
+
+async def _decoded(answer: RawResponse) -> RawResponse:
+    """An answer with a Content-Encoding we did not ask for, undone by httpx2's decoders."""
+    response = httpx2.Response(
+        answer.status, headers=answer.headers, stream=httpx2.ByteStream(answer.body)
+    )
+    try:
+        content = await response.aread()
+    except httpx2.DecodingError:
+        raise httpx2.RemoteProtocolError("Pantry sent a body it had encoded wrongly") from None
+    return RawResponse(answer.status, answer.headers, content, answer.http_version, answer.reason)
+
+
+def _ascii(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """Header fields as bytes; ASCII only, as httpx2 encodes them."""
+    try:
+        return [(k.encode("ascii"), v.encode("ascii")) for k, v in headers.items()]
+    except UnicodeEncodeError:
+        raise httpx2.LocalProtocolError("A header value is not ASCII.") from None
+
+
+class _Wire:
+    """Pantry's origin on our own transport: requests written as bytes (the fixed headers
+    encoded once), answers taken as bytes, no httpx2 objects on the way."""
+
+    def __init__(
+        self, transport: Http1Transport, url: httpx2.URL, headers: Mapping[str, str]
+    ) -> None:
+        self._transport = transport
+        self._host = url.raw_host
+        self._port = url.port or 80
+        self._prefix = url.raw_path.rstrip(b"/")
+        fixed = [(b"Host", url.netloc), *_ascii(headers)]
+        request_head(b"GET", b"/", fixed)  # a CR or LF in the token fails here, at start-up
+        self._fixed = fixed
+
+    @classmethod
+    def for_base(
+        cls, base_url: str, transport: httpx2.AsyncBaseTransport, headers: Mapping[str, str]
+    ) -> _Wire | None:
+        """A wire for a plain-HTTP base URL over our transport, else None (httpx2's path)."""
+        if not isinstance(transport, Http1Transport):
+            return None
+        url = httpx2.URL(base_url)
+        if url.scheme != "http" or url.userinfo or url.query or url.fragment:
+            return None
+        return cls(transport, url, headers)
+
+    async def send(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        payload: bytes,
+        timeouts: Mapping[str, float | None],
+    ) -> RawResponse:
+        lines = self._fixed + _ascii(headers)
+        if payload or method in ("POST", "PUT", "PATCH"):
+            lines.append((b"Content-Length", str(len(payload)).encode()))
+        if payload:
+            lines.append(_JSON_TYPE)
+        head = request_head(method.encode(), self._prefix + target.encode("ascii"), lines)
+        return await self._transport.exchange(
+            self._host, self._port, head, payload, timeouts=timeouts
         )
-    return pairs
 
 
 def _server_attributes(base_url: str) -> dict[str, str | int]:
@@ -592,16 +708,13 @@ def _record(method: str, template: str, status: int | None, started: float) -> N
         log.calls.append(UpstreamCall(method, template, status, duration))
 
 
-def _result(response: httpx2.Response) -> Any:
+def _result(response: RawResponse) -> Any:
     """The JSON of a 2xx answer, or the typed error for anything else (by status first:
     a gateway in front of Pantry may answer a 429 or a 502 in HTML)."""
-    status = response.status_code
+    status = response.status
     if status == 204:
         return None
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
+    payload = _parsed(response.body)
     if 200 <= status < 300:
         if payload is None:
             raise PantryUnavailable(
@@ -620,7 +733,7 @@ def _result(response: httpx2.Response) -> Any:
             status=status,
         )
     if status == 429:
-        retry_after = _float(response.headers.get("retry-after"), default=1.0) or 1.0
+        retry_after = _float(response.header(b"retry-after"), default=1.0) or 1.0
         raise PantryRateLimited(message, retry_after=retry_after)
     if payload is None or status >= 500:
         raise PantryUnavailable(f"Pantry answered {status}", status=status)
@@ -633,12 +746,15 @@ def _result(response: httpx2.Response) -> Any:
     raise PantryUnavailable(f"Pantry answered {status}", status=status)
 
 
-def _float(raw: str | None, *, default: float | None) -> float | None:
+def _float(raw: bytes | None, *, default: float | None) -> float | None:
     """Retry-After in seconds (the HTTP-date form is rare from an API; treated as absent)."""
     try:
-        return max(0.0, float(raw)) if raw is not None else default
+        seconds = float(raw) if raw is not None else None
     except ValueError:
         return default
+    if seconds is None or seconds != seconds:  # absent, or NaN
+        return default
+    return max(0.0, seconds)
 
 
 def pantry_client(settings: Settings) -> PantryClient:

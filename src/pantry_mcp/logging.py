@@ -18,6 +18,7 @@ last lines before a signal ends the process are out.
 from __future__ import annotations
 
 import atexit
+import contextvars
 import logging
 import os
 import sys
@@ -29,6 +30,11 @@ import structlog
 from pantry_mcp.config import LogFormat
 from pantry_mcp.tracing import add_trace_ids
 
+# The HTTP request being served (set by app.RequestContext): every line written meanwhile
+# names it. One variable read per line, where structlog's merge_contextvars walks them all.
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "pantry_mcp_request_id", default=None
+)
 MAX_PENDING = 10_000  # lines held while the reader is slow (a few MB at most)
 CLOSE_SECONDS = 2.0  # at exit, how long the last lines may take to go out
 NOW_SECONDS = 1.0  # how long a line written at once may wait for a stalled reader
@@ -188,6 +194,13 @@ class _SinkHandler(logging.Handler):
             self.handleError(record)
 
 
+def add_request_id(logger: Any, method_name: str, event_dict: Any) -> Any:
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
+
+
 def configure(
     fmt: LogFormat, level: str, *, stream: TextIO | None = None, trace_ids: bool = False
 ) -> None:
@@ -195,7 +208,7 @@ def configure(
     ``trace_ids`` (while traces are on): a line written inside a span names it."""
     _sink.point_at(stream or sys.stdout)
     shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

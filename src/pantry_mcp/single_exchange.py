@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 import anyio
+import pydantic_core
 import structlog
 from mcp.server.connection import Connection
 from mcp.server.lowlevel import Server
@@ -91,6 +92,15 @@ class _OneRequest:
         return None
 
 
+def _json(answer: dict[str, Any]) -> bytes:
+    """The answer's body: pydantic-core's encoder (a third of the json module's time), or
+    the json module for what UTF-8 cannot hold (a lone surrogate, sent as its escape)."""
+    try:
+        return pydantic_core.to_json(answer)
+    except pydantic_core.PydanticSerializationError:
+        return json.dumps(answer, separators=(",", ":")).encode()
+
+
 def _accepts_json(accept: str) -> bool:
     types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
     return bool(types & {"application/json", "application/*", "*/*"})
@@ -151,7 +161,7 @@ class SingleExchange:
             route = self._legacy_route(version) if legacy else self._modern_route(pairs, message)
             if route is not None:
                 status, answer = await self._answer(scope, receive, message, route, legacy=legacy)
-                payload = json.dumps(answer, separators=(",", ":")).encode()
+                payload = _json(answer)
                 length = (b"content-length", str(len(payload)).encode())
                 start = {"type": "http.response.start", "status": status}
                 await send({**start, "headers": [*_JSON_HEADERS, length]})

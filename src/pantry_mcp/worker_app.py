@@ -17,6 +17,7 @@ from uvicorn.config import STARTUP_FAILURE
 from pantry_mcp import __version__
 from pantry_mcp.app import create_app
 from pantry_mcp.config import ConfigError, Settings
+from pantry_mcp.heap import freeze_startup_heap, return_free_memory
 from pantry_mcp.logging import configure as configure_logging
 
 
@@ -36,4 +37,7 @@ def create() -> Starlette:
         from pantry_mcp.tracing import start
 
         tracing = start(__version__)  # per worker: each has its own exporter and batch
-    return create_app(settings, tracing=tracing)
+    app = create_app(settings, tracing=tracing)
+    freeze_startup_heap()
+    return_free_memory()
+    return app

@@ -24,6 +24,7 @@ from pantry_mcp.auth.verifier import InvalidToken, Principal, TokenVerifier
 from pantry_mcp.scopes import ALL_SCOPES, READ_SCOPE
 
 log = structlog.get_logger("pantry_mcp.auth")
+_MAX_KNOWN_USERS = 4096  # tokens whose SDK user is kept (the verifier caches as many)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -85,6 +86,19 @@ class BearerAuth:
         self.metadata = resource_metadata_url
         self.scope_for_tool = scope_for_tool
         self.path = path
+        # token -> (its Principal, the SDK's user made from it): a client sends one token many
+        # times, and the verifier hands back the same Principal object while it trusts it.
+        self._users: dict[str, tuple[Principal, AuthenticatedUser]] = {}
+
+    def _sdk_user(self, principal: Principal, token: str) -> AuthenticatedUser:
+        known = self._users.get(token)
+        if known is not None and known[0] is principal:
+            return known[1]
+        if len(self._users) >= _MAX_KNOWN_USERS:
+            self._users.clear()  # rebuilt in a few requests; never grows without bound
+        user = _sdk_user(principal, token)
+        self._users[token] = (principal, user)
+        return user
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -127,7 +141,7 @@ class BearerAuth:
         state = scope.setdefault("state", {})
         state["pantry_user"] = principal.user
         state["pantry_scopes"] = principal.scopes
-        scope["user"] = _sdk_user(principal, token.strip())
+        scope["user"] = self._sdk_user(principal, token.strip())
         await self.app(scope, replay(body, receive) if body else receive, send)
 
     def _needed_scopes(self, asgi_scope: Scope, body: bytes) -> set[str]:
