@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message
 from tests.issuer import running_issuer
 
 from bench import servers
-from bench.overhead import CALL, HEADERS
+from bench.overhead import CALL, HEADERS, LEGACY_CALL, LEGACY_HEADERS
 
 AUDIENCE = "http://127.0.0.1/mcp"
 BATCHES = 10
@@ -45,9 +45,10 @@ async def _lifespan(app: ASGIApp) -> None:
         raise RuntimeError(f"the app did not start: {started}")
 
 
-def _caller(app: ASGIApp, token: str | None) -> Callable[[], Awaitable[bytes]]:
-    body = json.dumps(CALL).encode()
-    headers = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+def _caller(app: ASGIApp, token: str | None, legacy: bool) -> Callable[[], Awaitable[bytes]]:
+    body = json.dumps(LEGACY_CALL if legacy else CALL).encode()
+    fields = LEGACY_HEADERS if legacy else HEADERS
+    headers = [(k.lower().encode(), v.encode()) for k, v in fields.items()]
     headers += [(b"host", b"127.0.0.1:8000"), (b"content-length", str(len(body)).encode())]
     if token is not None:
         headers.append((b"authorization", f"Bearer {token}".encode()))
@@ -89,9 +90,11 @@ def _caller(app: ASGIApp, token: str | None) -> Callable[[], Awaitable[bytes]]:
     return call
 
 
-async def _measure(app: ASGIApp, token: str | None, calls: int, profile: bool) -> dict[str, Any]:
+async def _measure(
+    app: ASGIApp, token: str | None, calls: int, profile: bool, legacy: bool
+) -> dict[str, Any]:
     await _lifespan(app)
-    call = _caller(app, token)
+    call = _caller(app, token, legacy)
     answer = json.loads(await call())
     if "result" not in answer or answer["result"].get("isError"):
         raise RuntimeError(f"the tool call failed: {answer}")
@@ -112,8 +115,11 @@ async def _measure(app: ASGIApp, token: str | None, calls: int, profile: bool) -
     return {"min_us": round(min(batches), 1), "median_us": round(statistics.median(batches), 1)}
 
 
-def measure(kind: str, calls: int = 5000, *, profile: bool = False) -> dict[str, Any]:
-    """CPU per call of ``bench.servers`` KIND (bare or ours), in this process."""
+def measure(
+    kind: str, calls: int = 5000, *, profile: bool = False, legacy: bool = False
+) -> dict[str, Any]:
+    """CPU per call of ``bench.servers`` KIND (bare or ours), in this process; ``legacy``:
+    a 2025-11-25 stateless call instead of a 2026-07-28 one."""
     with running_issuer() as issuer:
         token = None
         if kind == "ours":
@@ -122,7 +128,7 @@ def measure(kind: str, calls: int = 5000, *, profile: bool = False) -> dict[str,
             )
             token = issuer.token("bench-user", audience=AUDIENCE, lifetime=3600)
         app = {"bare": servers.bare, "ours": servers.ours}[kind]()
-        return uvloop.run(_measure(app, token, calls, profile))
+        return uvloop.run(_measure(app, token, calls, profile, legacy))
 
 
 def main() -> None:
@@ -130,8 +136,9 @@ def main() -> None:
     parser.add_argument("kind", choices=("bare", "ours"))
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the calls")
+    parser.add_argument("--legacy", action="store_true", help="2025-11-25 instead of 2026-07-28")
     args = parser.parse_args()
-    print(json.dumps(measure(args.kind, args.calls, profile=args.profile)))
+    print(json.dumps(measure(args.kind, args.calls, profile=args.profile, legacy=args.legacy)))
 
 
 if __name__ == "__main__":

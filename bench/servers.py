@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from pantry_mcp.http1 import NO_TIMEOUTS, Http1Transport, RawResponse
+from pantry_mcp.http1 import Http1Transport, RawResponse
 
 SEARCH_ANSWER = {
     "items": [
@@ -73,14 +73,7 @@ class StubWire(Http1Transport):
     would hand it (no parse of them: that is the socket's side, as in a MockTransport)."""
 
     async def exchange(
-        self,
-        host: bytes,
-        port: int,
-        head: bytes,
-        body: bytes = b"",
-        *,
-        keep: bool = True,
-        timeouts: Mapping[str, float | None] = NO_TIMEOUTS,
+        self, host: bytes, port: int, head: bytes, body: bytes = b"", **options: Any
     ) -> RawResponse:
         return RawResponse(200, list(STUB_HEADERS), SEARCH_BYTES)
 

@@ -129,17 +129,19 @@ _MAX_HONOURED_WAIT = 2.0  # a longer Retry-After goes back to the agent instead
 
 
 class _Retryable(Exception):
-    """A failure worth another attempt (if the request is safe), after ``wait`` if given."""
+    """A failure worth another attempt, after ``wait`` if given, if ``again``: the request
+    is safe to send twice, or Pantry said it changed nothing."""
 
-    def __init__(self, failure: PantryError, wait: float | None = None) -> None:
+    def __init__(self, failure: PantryError, wait: float | None = None, *, again: bool) -> None:
         super().__init__(failure.message)
         self.failure = failure
         self.wait = wait
+        self.again = again
 
 
 def _backoff(error: Exception) -> bool | float:
     """stamina's hook: retry only _Retryable, honouring the upstream's Retry-After."""
-    if not isinstance(error, _Retryable):
+    if not isinstance(error, _Retryable) or not error.again:
         return False
     return error.wait if error.wait is not None else True
 
@@ -230,10 +232,10 @@ class PantryClient:
                 # other, and entering a retry context costs as much as our own routing.
                 result = await self._once(method, url, template, headers, params, body, safe=safe)
             except _Retryable as first_failure:
-                if not safe:
+                if not first_failure.again:
                     raise
                 result = await self._retry(
-                    first_failure, method, url, template, headers, params, body
+                    first_failure, method, url, template, headers, params, body, safe=safe
                 )
         except _Retryable as exhausted:
             self._settle(exhausted.failure)
@@ -256,8 +258,11 @@ class PantryClient:
         headers: dict[str, str],
         params: Mapping[str, Any] | None,
         body: JSON | None,
+        *,
+        safe: bool,
     ) -> Any:
-        """Attempts two and on, by stamina: jittered backoff, Retry-After, an overall cap."""
+        """Attempts two and on, by stamina: jittered backoff, Retry-After, an overall cap.
+        An unsafe request goes again only after answers that changed nothing."""
         replay: _Retryable | None = first_failure
         async for attempt in stamina.retry_context(
             on=_backoff,
@@ -272,7 +277,7 @@ class PantryClient:
                     failure, replay = replay, None
                     raise failure
                 return await self._once(
-                    method, url, template, headers, params, body, safe=True, resend=attempt.num - 1
+                    method, url, template, headers, params, body, safe=safe, resend=attempt.num - 1
                 )
         raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
 
@@ -345,7 +350,7 @@ class PantryClient:
             response = await self._send(method, target, headers, body)
         except httpx2.TimeoutException:
             _record(method, template, None, started)
-            raise _Retryable(PantryUnavailable(TIMED_OUT)) from None
+            raise _Retryable(PantryUnavailable(TIMED_OUT), again=safe) from None
         except httpx2.InvalidURL:
             raise PantryInvalid("The request is too large to send to Pantry.", status=414) from None
         except httpx2.LocalProtocolError:  # a value HTTP cannot carry: sending again won't help
@@ -354,7 +359,7 @@ class PantryClient:
             ) from None
         except httpx2.TransportError:
             _record(method, template, None, started)
-            raise _Retryable(PantryUnavailable(UNREACHABLE)) from None
+            raise _Retryable(PantryUnavailable(UNREACHABLE), again=safe) from None
         status = response.status
         _record(method, template, status, started)
         if span is not None:
@@ -362,11 +367,15 @@ class PantryClient:
         retry_after = _float(response.header(b"retry-after"), default=None)
         if status in _GATEWAY_STATUSES:
             failure = PantryUnavailable(f"Pantry answered {status}", status=status)
-            raise _Retryable(failure, retry_after if status == 503 else None)
+            # Pantry's own 503 ("unavailable") promises nothing was changed: any request may go
+            # again. A gateway's 502/503/504 promises nothing: only safe ones.
+            again = safe or (status == 503 and _changed_nothing(response))
+            raise _Retryable(failure, retry_after if status == 503 else None, again=again)
         if status == 429 and safe and retry_after is not None and retry_after <= _MAX_HONOURED_WAIT:
             raise _Retryable(
                 PantryRateLimited("Pantry asked us to slow down", retry_after=retry_after),
                 retry_after,
+                again=True,
             )
         return _result(response)
 
@@ -590,6 +599,13 @@ def _target(path: str, params: Mapping[str, Any] | None) -> str:
             text = ("true" if item else "false") if isinstance(item, bool) else str(item)
             fields.append(f"{_encoded(key)}={_encoded(text)}")
     return f"{path}?{'&'.join(fields)}" if fields else path
+
+
+def _changed_nothing(response: RawResponse) -> bool:
+    """Pantry's own 503: its database stayed busy, the request was rolled back whole."""
+    payload = _parsed(response.body)
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return isinstance(error, dict) and error.get("code") == "unavailable"
 
 
 def _parsed(body: bytes) -> Any:

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,7 +22,7 @@ from mcp.shared.exceptions import MCPError
 
 from pantry_mcp.app import create_app
 from pantry_mcp.client import PantryClient
-from pantry_mcp.http1 import NO_TIMEOUTS, Http1Transport, RawResponse
+from pantry_mcp.http1 import Http1Transport, RawResponse
 from pantry_mcp.views import VIEWS
 from tests.e2e.conftest import McpServerFactory
 from tests.issuer import Issuer, ec_key, rsa_key
@@ -349,17 +349,10 @@ async def test_the_clients_token_never_goes_upstream(
         """The client's own transport, as in production, keeping each request's head."""
 
         async def exchange(
-            self,
-            host: bytes,
-            port: int,
-            head: bytes,
-            body: bytes = b"",
-            *,
-            keep: bool = True,
-            timeouts: Mapping[str, float | None] = NO_TIMEOUTS,
+            self, host: bytes, port: int, head: bytes, body: bytes = b"", **options: Any
         ) -> RawResponse:
             seen.append(head)
-            return await super().exchange(host, port, head, body, keep=keep, timeouts=timeouts)
+            return await super().exchange(host, port, head, body, **options)
 
     user = unique("upstream-user")
     settings = mcp_settings(

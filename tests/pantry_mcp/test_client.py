@@ -153,6 +153,55 @@ async def test_writes_with_an_idempotency_key_are_retried() -> None:
     assert [r.headers["idempotency-key"] for r in seen] == ["k-1", "k-1"]
 
 
+BUSY = {"error": {"code": "unavailable", "message": "busy; nothing was changed", "details": {}}}
+
+
+async def test_a_change_pantry_refused_unchanged_is_sent_again() -> None:
+    """Pantry's own 503 rolls the request back whole: a PATCH without a key may go again."""
+    transport, seen = _answers(
+        httpx2.Response(503, json=BUSY, headers={"Retry-After": "0"}),
+        httpx2.Response(200, json={"ingredient_id": "milk", "quantity": 2}),
+    )
+    client = PantryClient("http://pantry.test", "t", transport=transport)
+    changed = await client.update_pantry_item("u", "milk", {"quantity": 2})
+    assert changed["quantity"] == 2
+    assert [r.method for r in seen] == ["PATCH", "PATCH"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx2.Response(503, text="<html>Service Unavailable</html>"),  # a gateway's
+        httpx2.Response(502, json=BUSY),
+        httpx2.Response(504, json={}),
+    ],
+)
+async def test_a_change_is_not_sent_again_when_nothing_says_it_did_not_happen(
+    answer: httpx2.Response,
+) -> None:
+    transport, seen = _answers(answer)
+    client = PantryClient("http://pantry.test", "t", transport=transport)
+    with pytest.raises(PantryUnavailable):
+        await client.remove_pantry_item("u", "milk")
+    assert len(seen) == 1
+
+
+async def test_a_change_is_not_sent_again_after_a_timeout_even_following_a_busy_answer() -> None:
+    """The first answer said nothing changed; the second attempt's fate is unknown."""
+    attempts: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        attempts.append(request.method)
+        if len(attempts) == 1:
+            return httpx2.Response(503, json=BUSY, headers={"Retry-After": "0"})
+        raise httpx2.ReadTimeout("silent", request=request)
+
+    client = PantryClient("http://pantry.test", "t", transport=httpx2.MockTransport(handler))
+    with pytest.raises(PantryUnavailable, match="in time"):
+        await client.update_pantry_item("u", "milk", {"quantity": 2})
+    assert attempts == ["PATCH", "PATCH"]
+
+
 async def test_a_dead_pantry_opens_the_circuit_and_calls_fail_fast() -> None:
     transport, seen = _answers(httpx2.Response(503, json={}))
     breaker = CircuitBreaker(threshold=2, cooldown=60)
