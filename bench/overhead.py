@@ -337,6 +337,8 @@ def run(seconds: int = 8, connections: int = 32, only: tuple[str, ...] = KINDS) 
         for target in TARGETS:
             if target.key in only:
                 results[target.key] = measure(target, Path(folder), issuer, seconds, connections)
+        if "bare" in results and "ours" in results:
+            results["ours_share_alternating"] = alternating_share(Path(folder), issuer, connections)
     floor = results["raw"]["requests_per_second"] if "raw" in results else None
     for key in KINDS:
         if key in results and floor:
@@ -346,7 +348,6 @@ def run(seconds: int = 8, connections: int = 32, only: tuple[str, ...] = KINDS) 
         results["ours_share_of_bare"] = round(
             results["ours"]["requests_per_second"] / results["bare"]["requests_per_second"], 3
         )
-        results["ours_share_alternating"] = alternating_share(Path(folder), issuer, connections)
         results["sdk_kernel"] = sdk_kernel.run()
         results["in_process"] = in_process()
     if "ours" in results and "fastmcp" in results:
