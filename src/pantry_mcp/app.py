@@ -90,7 +90,7 @@ class RequestContext:
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status = int(message["status"])  # the SDK sends HTTPStatus members
                 # (streamed answers already carry X-Accel-Buffering: no from the SDK)
                 headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
                 message["headers"] = headers
