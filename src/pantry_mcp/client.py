@@ -343,7 +343,12 @@ class PantryClient:
         span: Span | None = None,
     ) -> Any:
         started = time.perf_counter()
-        target = _target(url, params)
+        try:
+            target = _target(url, params)
+        except UnicodeEncodeError:  # a lone surrogate: the edges refuse them, but not every caller
+            raise PantryInvalid(
+                "The request cannot be put into HTTP for Pantry.", status=400
+            ) from None
         if len(target) + len(self._base_url) > _MAX_URL:  # no retry helps: it cannot be sent
             raise PantryInvalid("The request is too large to send to Pantry.", status=414)
         try:

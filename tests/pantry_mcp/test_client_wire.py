@@ -168,6 +168,16 @@ async def test_a_value_http_cannot_carry_is_refused_not_retried() -> None:
     assert raw.accepted == 0
 
 
+async def test_a_query_utf8_cannot_hold_is_refused_before_anything_goes_out() -> None:
+    async with raw_server(replies()) as raw:
+        client = wire_client(raw)
+        with pytest.raises(PantryInvalid) as refused:
+            await client.search_recipes("alice", q="soup \ud800")
+        await client.aclose()
+    assert refused.value.status == 400
+    assert raw.accepted == 0
+
+
 def test_a_service_token_with_a_line_break_fails_at_start() -> None:
     with pytest.raises(httpx2.LocalProtocolError):
         PantryClient("http://127.0.0.1:9", "svc\r\nX-Injected: 1")
