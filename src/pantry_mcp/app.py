@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx2
-import structlog
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,7 +28,7 @@ from pantry_mcp.client import PantryClient, pantry_client
 from pantry_mcp.config import Settings
 from pantry_mcp.handlers import TOOLS
 from pantry_mcp.jsonrpc_guard import JsonRpcGuard
-from pantry_mcp.logging import REQUEST_ID
+from pantry_mcp.logging import REQUEST_ID, info_line
 from pantry_mcp.metrics import CONTENT_TYPE, Metrics
 from pantry_mcp.registry import Registry
 from pantry_mcp.request_log import ACCESS_RECORD, AccessRecord
@@ -38,8 +37,6 @@ from pantry_mcp.server import StateSlot, build_server, open_sessions
 from pantry_mcp.single_exchange import SingleExchange
 from pantry_mcp.tracing import Tracing
 
-access_log = structlog.get_logger("pantry_mcp.access")
-mcp_log = structlog.get_logger("pantry_mcp.mcp")
 MCP_PATH = "/mcp"
 
 
@@ -76,16 +73,14 @@ class RequestContext:
             }
             seconds = round((time.perf_counter() - started) * 1000, 1)
             if record.mcp is not None:
-                mcp_log.info(
-                    "mcp_request",
-                    **record.mcp,
-                    **access,
-                    http_method=scope["method"],
-                    http_duration_ms=seconds,
-                )
+                line = record.mcp  # the MCP layer's fields, then the access fields
+                line.update(access)
+                line["http_method"] = scope["method"]
+                line["http_duration_ms"] = seconds
+                info_line("pantry_mcp.mcp", "mcp_request", line)
             else:
-                method = scope["method"]
-                access_log.info("http_request", method=method, **access, duration_ms=seconds)
+                line = {"method": scope["method"], **access, "duration_ms": seconds}
+                info_line("pantry_mcp.access", "http_request", line)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -141,9 +136,14 @@ class TrimHeaderValues:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and any(
+            value[:1] in _SPACE or value[-1:] in _SPACE for _, value in scope["headers"]
+        ):
             scope = {**scope, "headers": [(k, v.strip(b" \t")) for k, v in scope["headers"]]}
         await self.app(scope, receive, send)
+
+
+_SPACE = (b" ", b"\t")  # optional white space, by the one-byte slice at either end
 
 
 def create_app(

@@ -14,17 +14,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import structlog
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INVALID_PARAMS
 from pydantic import ValidationError
 
 from pantry_mcp.client import CallLog, current_calls
+from pantry_mcp.logging import info_line
 from pantry_mcp.metrics import Metrics
 from pantry_mcp.tracing import add_trace_ids
 
-log = structlog.get_logger("pantry_mcp.mcp")
 ACCESS_RECORD = "pantry.access"  # ASGI scope key of the request's AccessRecord
 
 
@@ -152,4 +151,4 @@ class RequestLog:
             if record is not None:
                 record.mcp = fields
             else:
-                log.info("mcp_request", **fields)
+                info_line("pantry_mcp.mcp", "mcp_request", fields)

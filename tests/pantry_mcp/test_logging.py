@@ -16,7 +16,7 @@ import pytest
 import structlog
 
 from pantry_mcp import logging as pantry_logging
-from pantry_mcp.logging import MAX_PENDING, configure
+from pantry_mcp.logging import MAX_PENDING, REQUEST_ID, configure, info_line
 
 
 @pytest.fixture
@@ -120,3 +120,79 @@ def test_a_standard_library_record_is_out_at_once_after_what_waits(
     records = [json.loads(line) for line in text.splitlines()]
     assert [r.get("number") for r in records[:-1]] == list(range(50))
     assert records[-1]["event"] == "Finished server process"
+
+
+def _lines_through_pipe(write: Any) -> list[dict[str, Any]]:
+    """What ``write()`` logs to a pipe (the writer thread's path), read back as records."""
+    read_end, write_end = os.pipe()
+    try:
+        configure("json", "info", stream=os.fdopen(write_end, "w", encoding="utf-8"))
+        write()
+        logging.getLogger("uvicorn.error").info("end of test")  # out at once, after the rest
+        os.set_blocking(read_end, False)
+        text = os.read(read_end, 1 << 20).decode()
+    finally:
+        configure("json", "info", stream=io.StringIO())
+        os.close(read_end)
+    return [json.loads(line) for line in text.splitlines()][:-1]
+
+
+def test_a_request_line_left_to_the_writer_is_the_line_structlog_writes(
+    restore_logging: None,
+) -> None:
+    fields = {"method": "tools/call", "status": 200, "upstream": [{"path": "/recipes"}]}
+
+    def write() -> None:
+        token = REQUEST_ID.set("req-1")
+        try:
+            structlog.get_logger("pantry_mcp.mcp").info("mcp_request", **fields)
+            info_line("pantry_mcp.mcp", "mcp_request", dict(fields))
+        finally:
+            REQUEST_ID.reset(token)
+
+    by_structlog, deferred = _lines_through_pipe(write)
+    assert deferred["request_id"] == "req-1"  # read on the request's side, not the writer's
+    assert list(deferred) == list(by_structlog)  # the same fields in the same order
+    del by_structlog["timestamp"]
+    stamped = deferred.pop("timestamp")
+    assert deferred == by_structlog
+    assert stamped.endswith("Z") and stamped.startswith("20")
+
+
+def test_request_lines_keep_their_place_among_other_lines(restore_logging: None) -> None:
+    def write() -> None:
+        for number in range(30):
+            if number % 3:
+                info_line("pantry_mcp.access", "http_request", {"number": number})
+            else:
+                structlog.get_logger("test").info("other", number=number)
+
+    assert [r["number"] for r in _lines_through_pipe(write)] == list(range(30))
+
+
+def test_request_lines_follow_the_level_and_an_in_memory_stream(restore_logging: None) -> None:
+    stream = io.StringIO()
+    configure("json", "warning", stream=stream)
+    info_line("pantry_mcp.access", "http_request", {"status": 200})
+    assert stream.getvalue() == ""  # below the level: not written
+    configure("json", "info", stream=stream)
+    info_line("pantry_mcp.access", "http_request", {"status": 200})
+    record = json.loads(stream.getvalue())  # written at once: no thread for this stream
+    assert record["event"] == "http_request" and record["status"] == 200
+
+
+def test_json_lines_are_valid_json_whatever_the_values(restore_logging: None) -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    stream = io.StringIO()
+    configure("json", "info", stream=stream)
+    log = structlog.get_logger("test")
+    log.info("values", nan=float("nan"), big=float("inf"), thing=Opaque())
+    log.info("text", lone="\ud800")
+    values, text = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert "NaN" not in stream.getvalue() and "Infinity" not in stream.getvalue()
+    assert values["nan"] is None and values["big"] is None
+    assert values["thing"] == "<opaque>"
+    assert text["lone"] == "\ud800"  # escaped by the fallback, not lost

@@ -10,6 +10,7 @@ header (never the query string) and never logged or echoed.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -34,8 +35,24 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _allowed(value: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatchcase(value.lower(), pattern.lower()) for pattern in patterns)
+class _Patterns:
+    """Host or Origin patterns (``fnmatch``, case-insensitive) as one compiled expression,
+    with the verdicts on recent values remembered: a client sends the same Host each time."""
+
+    _MAX_REMEMBERED = 1024  # values are the client's to choose: bounded
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        either = "|".join(f"(?:{fnmatch.translate(p.lower())})" for p in patterns) or "(?!)"
+        self._match = re.compile(either).match
+        self._verdicts: dict[str, bool] = {}
+
+    def allow(self, value: str) -> bool:
+        verdict = self._verdicts.get(value)
+        if verdict is None:
+            if len(self._verdicts) >= self._MAX_REMEMBERED:
+                self._verdicts.clear()
+            verdict = self._verdicts[value] = self._match(value.lower()) is not None
+        return verdict
 
 
 class HostOriginGuard:
@@ -45,8 +62,8 @@ class HostOriginGuard:
         self, app: ASGIApp, hosts: tuple[str, ...], origins: tuple[str, ...], path: str
     ) -> None:
         self.app = app
-        self.hosts = hosts
-        self.origins = origins
+        self.hosts = _Patterns(hosts)
+        self.origins = _Patterns(origins)
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,14 +71,14 @@ class HostOriginGuard:
             await self.app(scope, receive, send)
             return
         host = _header(scope, b"host") or ""
-        if not _allowed(host, self.hosts):
+        if not self.hosts.allow(host):
             log.warning("host_refused", host=host[:100])
             await JSONResponse(
                 {"error": "misdirected_request", "error_description": "Host not served here"}, 421
             )(scope, receive, send)
             return
         origin = _header(scope, b"origin")
-        if origin is not None and not _allowed(origin, self.origins):
+        if origin is not None and not self.origins.allow(origin):
             log.warning("origin_refused", origin=origin[:100])
             await JSONResponse(
                 {"error": "forbidden", "error_description": "Origin not allowed"}, 403
