@@ -54,7 +54,9 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
+            "latin-1"
+        )
         request_id = (
             incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else _request_ids.next()
         )

@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 import httpx2
@@ -96,8 +96,7 @@ class PantryMisconfigured(PantryUnavailable):
     pass
 
 
-@dataclass(frozen=True)
-class UpstreamCall:
+class UpstreamCall(NamedTuple):
     """One HTTP call to Pantry, as the logs report it (a path template, never ids)."""
 
     method: str
@@ -109,10 +108,11 @@ class UpstreamCall:
 @dataclass
 class CallLog:
     calls: list[UpstreamCall] = field(default_factory=list)
-    # Answers to reads made while serving this request: the same read again (the
-    # preferences question's check, then the tool's own) is answered from here. Any write
-    # forgets them all.
+    # Answers to reads made while serving this request, kept once ``share_reads`` has been
+    # called: the same read again (the preferences question's check, then the tool's own)
+    # is answered from here. Any write forgets them all.
     reads: dict[str, Any] = field(default_factory=dict)
+    sharing: bool = False
 
 
 # The calls made while serving the current MCP request; the registry starts a fresh log
@@ -120,6 +120,16 @@ class CallLog:
 current_calls: contextvars.ContextVar[CallLog | None] = contextvars.ContextVar(
     "pantry_calls", default=None
 )
+
+
+def share_reads() -> None:
+    """From now on in this MCP request, a read made again is answered by the first answer
+    (a request that reads the same thing twice says so: keeping every read of every
+    request would cost each a key and a copy for nothing)."""
+    log = current_calls.get()
+    if log is not None:
+        log.sharing = True
+
 
 _GATEWAY_STATUSES = frozenset({502, 503, 504})
 _MAX_URL = 65_536  # as httpx2's own limit: a longer URL is refused before it is sent
@@ -196,7 +206,7 @@ class PantryClient:
         if log is not None:
             if method != "GET":
                 log.reads.clear()
-            else:
+            elif log.sharing:
                 read = repr((user, url, sorted((params or {}).items())))
                 if read in log.reads:  # a copy: a repeat reader cannot change the first's
                     return copy.deepcopy(log.reads[read])

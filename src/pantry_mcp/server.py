@@ -26,7 +26,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
 
 from pantry_mcp import __version__, traced_requests
-from pantry_mcp.client import PantryClient, PantryError, PantryUnavailable
+from pantry_mcp.client import PantryClient, PantryError, PantryUnavailable, share_reads
 from pantry_mcp.config import Settings
 from pantry_mcp.handlers import prompts
 from pantry_mcp.handlers import resources as resource_handlers
@@ -40,7 +40,7 @@ from pantry_mcp.preferences_question import (
     before_change,
 )
 from pantry_mcp.ratelimit import RateLimiter, rate_limiter
-from pantry_mcp.registry import Registry, ToolFailure, error_result
+from pantry_mcp.registry import Registry, ToolFailure, ToolResult, error_result, tool_result
 from pantry_mcp.request_log import RequestLog
 from pantry_mcp.views import APP_MIME_TYPE, EXTENSION_ID, VIEWS, View, view_html
 
@@ -166,7 +166,7 @@ def build_server(
 
     async def on_call_tool(
         ctx: Context, params: types.CallToolRequestParams
-    ) -> types.CallToolResult | types.InputRequiredResult:
+    ) -> ToolResult | types.InputRequiredResult:
         spec = registry.get(params.name)
         if spec is None:
             raise MCPError(
@@ -188,6 +188,7 @@ def build_server(
         gate = Gate()
         if spec.name in ASKING_TOOLS or spec.name == CHANGE_TOOL:
             ask = before_change if spec.name == CHANGE_TOOL else before_call
+            share_reads()  # the question reads what the tool reads next
             try:
                 gate = await ask(ctx, state.client, user, params, metrics)
             except PantryError as error:
@@ -307,7 +308,6 @@ def build_server(
         lifespan=lifespan,
         get_tool_input_schema=registry.input_schema,
         on_list_tools=on_list_tools,
-        on_call_tool=on_call_tool,
         on_list_resources=on_list_resources,
         on_list_resource_templates=on_list_resource_templates,
         on_read_resource=on_read_resource,
@@ -315,6 +315,9 @@ def build_server(
         on_get_prompt=on_get_prompt,
         on_completion=on_completion,
     )
+    # on_call_tool answers with the result's JSON (registry.ToolResult), which the SDK's
+    # documented handler registration takes (a handler may return a model or a mapping)
+    server.add_request_handler("tools/call", types.CallToolRequestParams, on_call_tool)
     # MCP Apps: hosts that render views find them through each tool's _meta.ui, which is
     # sent to every client; the declaration reaches clients of server/discover.
     server.extensions = {EXTENSION_ID: {}}
@@ -350,17 +353,13 @@ def _state_security(settings: Settings, *, warn: bool) -> RequestStateSecurity:
     return RequestStateSecurity(keys=[os.urandom(32)], bind_principal=principal)
 
 
-def _with_note(result: types.CallToolResult, note: str) -> types.CallToolResult:
+def _with_note(result: ToolResult, note: str) -> ToolResult:
     """The summary, text and structured alike, with ``note`` added (not to errors)."""
-    if not note or result.is_error or result.structured_content is None:
+    structured = result.get("structuredContent")
+    if not note or result["isError"] or structured is None:
         return result
-    summary = str(result.structured_content["summary"]) + note
-    return result.model_copy(
-        update={
-            "content": [types.TextContent(text=summary)],
-            "structured_content": {**result.structured_content, "summary": summary},
-        }
-    )
+    summary = str(structured["summary"]) + note
+    return tool_result(summary, {**structured, "summary": summary})
 
 
 def _view_contents(view: View) -> types.TextResourceContents:

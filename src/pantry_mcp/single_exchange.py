@@ -158,7 +158,11 @@ class SingleExchange:
         body, too_large = await read_body(receive, MAX_BODY)
         message = NOT_JSON if too_large else parsed(scope, body)
         if _lone_request(message):
-            route = self._legacy_route(version) if legacy else self._modern_route(pairs, message)
+            route = (
+                self._legacy_route(version)
+                if legacy
+                else self._modern_route(pairs, headers, message)
+            )
             if route is not None:
                 status, answer = await self._answer(scope, receive, message, route, legacy=legacy)
                 payload = _json(answer)
@@ -175,12 +179,13 @@ class SingleExchange:
         return InboundModernRoute(version or DEFAULT_NEGOTIATED_VERSION, None, None)
 
     def _modern_route(
-        self, pairs: list[tuple[str, str]], message: dict[str, Any]
+        self, pairs: list[tuple[str, str]], headers: dict[str, str], message: dict[str, Any]
     ) -> InboundModernRoute | None:
-        """The SDK's ladder, as its 2026-07-28 entry runs it; None if it refuses."""
+        """The SDK's ladder, as its 2026-07-28 entry runs it; None if it refuses.
+        ``headers`` is ``dict(pairs)``."""
         if find_duplicated_routing_header(pairs) is not None:
             return None
-        verdict = classify_inbound_request(message, headers=dict(pairs))
+        verdict = classify_inbound_request(message, headers=headers)
         if not isinstance(verdict, InboundModernRoute):
             return None
         if message["method"] == "tools/call":

@@ -18,6 +18,7 @@ from pantry_mcp.client import (
     PantryRateLimited,
     PantryUnavailable,
     current_calls,
+    share_reads,
 )
 from pantry_mcp.handlers.common import gather
 
@@ -286,6 +287,8 @@ async def test_within_one_request_a_read_is_made_once_until_a_write() -> None:
     client = PantryClient("http://pantry.test", "t", transport=httpx2.MockTransport(handler))
     token = current_calls.set(CallLog())
     try:
+        await client.get_preferences("alice")  # not shared until the request says so
+        share_reads()
         first = await client.get_preferences("alice")
         again = await client.get_preferences("alice")
         assert again == first and again is not first  # a repeat gets its own copy
@@ -296,6 +299,7 @@ async def test_within_one_request_a_read_is_made_once_until_a_write() -> None:
         current_calls.reset(token)
     await client.get_preferences("alice")  # outside a request nothing is kept
     assert seen == [
+        "GET /users/me/preferences",
         "GET /users/me/preferences",
         "GET /users/me/preferences",
         "POST /users/me/preferences/declined",

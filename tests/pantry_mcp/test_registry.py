@@ -6,12 +6,15 @@ import json
 from typing import Any
 
 import httpx2
+import mcp_types as types
 import pytest
+from mcp_types.methods import serialize_server_result
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from pantry_mcp.client import PantryClient
 from pantry_mcp.errors import ToolError
 from pantry_mcp.handlers import TOOLS
-from pantry_mcp.registry import Registry, ToolFailure
+from pantry_mcp.registry import Registry, ToolFailure, error_result, tool_result
 
 pytestmark = pytest.mark.anyio
 VALID_SEARCH = {"query": "curry"}
@@ -33,9 +36,9 @@ def registry_with(name: str, handler: Any) -> Registry:
 
 
 def error_body(result: Any) -> dict[str, Any]:
-    assert result.is_error
-    assert result.structured_content is None
-    body: dict[str, Any] = json.loads(result.content[0].text)
+    assert result["isError"] is True
+    assert "structuredContent" not in result
+    body: dict[str, Any] = json.loads(result["content"][0]["text"])
     assert body["error"] and body["hint"]
     return body
 
@@ -169,3 +172,40 @@ async def test_rate_limited_upstream_says_when_to_retry() -> None:
     assert spec is not None
     body = error_body(await registry.call(spec, client, "u", VALID_SEARCH))
     assert body["hint"] == "Wait 7 seconds, then retry the same call."
+
+
+@pytest.mark.parametrize("version", [*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS])
+def test_results_built_as_json_go_out_as_the_sdk_models_would(version: str) -> None:
+    """The registry builds results as their JSON: the SDK's shaping for each protocol
+    version must give the client exactly what the CallToolResult model would have."""
+    output = {"summary": "2 recipes match", "results": [{"id": "r1", "n": 1.5}], "x": None}
+    pairs = [
+        (
+            tool_result("2 recipes match", output),
+            types.CallToolResult(
+                content=[types.TextContent(text="2 recipes match")], structured_content=output
+            ),
+        ),
+        (
+            error_result("No such plan.", "Call plan_week_meals.", plan_id="p1"),
+            types.CallToolResult(
+                content=[
+                    types.TextContent(
+                        text=json.dumps(
+                            {
+                                "error": "No such plan.",
+                                "hint": "Call plan_week_meals.",
+                                "plan_id": "p1",
+                            }
+                        )
+                    )
+                ],
+                is_error=True,
+            ),
+        ),
+    ]
+    for ours, model in pairs:
+        as_model = model.model_dump(by_alias=True, mode="json", exclude_none=True)
+        sent = serialize_server_result("tools/call", version, ours)
+        assert sent == serialize_server_result("tools/call", version, as_model)
+        assert sent["content"][0]["text"] == model.content[0].text  # type: ignore[union-attr]
