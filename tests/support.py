@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 import httpx2
 import uvicorn
 from starlette.types import ASGIApp
@@ -192,3 +193,11 @@ def text_of(block: object) -> str:
     value = getattr(block, "text", None)
     assert isinstance(value, str), f"expected text content, got {type(block).__name__}"
     return value
+
+
+async def eventually(condition: Callable[[], bool], seconds: float = 30) -> None:
+    """Wait until ``condition()`` holds: a bounded poll, for what happens out of the test's
+    sight (a worker replaced, a log line the writer thread has not written yet)."""
+    with anyio.fail_after(seconds):
+        while not condition():  # noqa: ASYNC110 - nothing announces it: poll, bounded
+            await anyio.sleep(0.02)

@@ -49,7 +49,7 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 MAX_PENDING = 10_000  # lines held while the reader is slow (a few MB at most)
 CLOSE_SECONDS = 2.0  # at exit, how long the last lines may take to go out
 NOW_SECONDS = 1.0  # how long a line written at once may wait for a stalled reader
-GATHER_SECONDS = 0.005  # how long a woken writer lets lines gather (a line is that late)
+GATHER_SECONDS = 0.05  # how long a woken writer lets lines gather (a line is that late)
 
 
 def _has_descriptor(stream: TextIO) -> bool:
@@ -141,15 +141,25 @@ class _Sink:
                 if lines:
                     self._emit(stream, "\n".join(map(_text, lines)) + "\n")
             if dropped:
-                structlog.get_logger("pantry_mcp.logging").warning(
-                    "log_lines_dropped",
-                    count=dropped,
-                    hint="The log reader fell behind; these lines were not written.",
-                )
+                self._report_dropped(dropped)
             elif writer.retire.is_set():
                 with self._lock:
                     if not self._pending:
                         return
+
+    def _report_dropped(self, count: int) -> None:
+        """The warning that ``count`` lines were dropped, or, while the queue is still full
+        (its reader fell behind again during that write), the count kept for the next
+        batch: a warning dropped in its turn would lose it."""
+        with self._lock:
+            if len(self._pending) >= MAX_PENDING:
+                self._dropped += count
+                return
+        structlog.get_logger("pantry_mcp.logging").warning(
+            "log_lines_dropped",
+            count=count,
+            hint="The log reader fell behind; these lines were not written.",
+        )
 
     @staticmethod
     def _emit(stream: TextIO, text: str) -> None:

@@ -25,7 +25,7 @@ from mcp_types import RequestParamsMeta
 
 from tests.issuer import Issuer, running_issuer
 from tests.otlp_receiver import ReceivedSpan, Receiver, children, render, running_receiver
-from tests.support import SERVICE_TOKEN, free_port, unique, wait_until_up
+from tests.support import SERVICE_TOKEN, eventually, free_port, unique, wait_until_up
 
 pytestmark = pytest.mark.anyio
 BIN = Path(sys.executable).parent
@@ -230,12 +230,15 @@ async def test_a_tool_call_is_one_trace_down_to_the_sql(world: World, mode: str)
         RENDERED.write_text(render(world.receiver.trace(trace_id), top) + "\n", encoding="utf-8")
 
     # Logs join traces: the request's log line names the span, and Pantry's lines the trace.
-    logged = [
-        line
-        for line in world.log_lines(world.mcp_log)
-        if line.get("event") == "mcp_request" and line.get("trace_id") == trace_id
-    ]
-    assert [line["span_id"] for line in logged] == [top.span_id]
+    def logged() -> list[dict[str, Any]]:
+        return [
+            line
+            for line in world.log_lines(world.mcp_log)
+            if line.get("event") == "mcp_request" and line.get("trace_id") == trace_id
+        ]
+
+    await eventually(lambda: bool(logged()), 10)  # the log's writer thread writes it soon
+    assert [line["span_id"] for line in logged()] == [top.span_id]
     pantry_spans = {s.span_id for s in world.receiver.trace(trace_id) if s.kind == "server"}
     pantry_lines = [
         line for line in world.log_lines(world.pantry_log) if line.get("trace_id") == trace_id

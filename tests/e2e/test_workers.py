@@ -43,6 +43,7 @@ from tests.support import (
     SERVICE_TOKEN,
     RunningServer,
     child_processes,
+    eventually,
     free_port,
     serve_in_thread,
     unique,
@@ -138,14 +139,6 @@ def serving(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
-
-
-async def eventually(condition: Callable[[], bool], seconds: float = 30) -> None:
-    with anyio.fail_after(seconds):
-        while True:  # a bounded poll
-            if condition():
-                return
-            await anyio.sleep(0.05)
 
 
 async def until(done: Callable[[], bool], send: Callable[[], Awaitable[None]]) -> None:
