@@ -18,7 +18,9 @@ Pantry share the same cores and CPU, not waiting, is what bounds throughput.
 The yardstick: a plain Starlette + httpx2 proxy (bench/servers.py ``proxy``, its own
 process, the same uvicorn) in front of the same Pantry search. What the MCP hop adds is
 reported as a multiple of what that proxy adds, both taken from rounds that alternate
-direct, proxy and MCP, so Pantry's drift between runs falls on all three alike.
+direct, proxy and MCP, so Pantry's drift between runs falls on all three alike: many short
+rounds (drift within a round is what a round cannot cancel), each starting with the next
+target in turn (a target always measured last would carry any drift within rounds).
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ DIRECT_HEADERS = {
 # 1 connection: latency with no queueing anywhere; 16: enough to saturate one worker.
 MODES = {"latency": 1, "throughput": 16}
 WARMUP = 50
-ALTERNATIONS = 5  # direct, proxy, MCP, five times: each added p50 is the median of the rounds
+ALTERNATIONS = 15  # rounds of direct, proxy and MCP: each added p50 is the median of them
+ROUND_SECONDS = 1  # per target and round: about 250 calls at one connection
 READY_SECONDS = 30.0
 
 
@@ -221,8 +224,14 @@ def measure(
     return {"connections": connections, **result, "cpu_us_per_request": per_request}
 
 
-def _latency_run(target: Target, seconds: int) -> tuple[str, Path, int, int, dict[str, int]]:
-    return target.url, target.script, max(2, seconds // 2), MODES["latency"], target.pids
+def _latency_run(target: Target) -> tuple[str, Path, int, int, dict[str, int]]:
+    return target.url, target.script, ROUND_SECONDS, MODES["latency"], target.pids
+
+
+def round_order(number: int) -> list[str]:
+    """Round ``number``'s order: each round starts one target further on."""
+    shift = number % len(TARGETS)
+    return [*TARGETS[shift:], *TARGETS[:shift]]
 
 
 def run(seconds: int = 6) -> dict[str, Any]:
@@ -269,12 +278,12 @@ def run(seconds: int = 6) -> dict[str, Any]:
             for name, target in targets.items()
         }
         # Pantry's own time per search drifts between runs by about as much as the hop
-        # costs, so what each hop adds is taken from short rounds: direct, proxy, MCP.
+        # costs, so what each hop adds is taken from short rounds of direct, proxy and MCP.
         rounds = []
-        for _ in range(ALTERNATIONS):
+        for number in range(ALTERNATIONS):
             p50 = {}
-            for name in TARGETS:
-                r = measure(*_latency_run(targets[name], seconds))
+            for name in round_order(number):
+                r = measure(*_latency_run(targets[name]))
                 if r["errors"] or r["socket_errors"]:
                     raise RuntimeError(
                         f"alternating run: {r['errors']} non-2xx, {r['socket_errors']}"
@@ -335,8 +344,8 @@ def table(results: dict[str, Any]) -> str:
     rounds = ", ".join(f"{r['mcp_ms']:+.2f}/{r['proxy_ms']:+.2f}" for r in results["rounds"])
     rows.append(
         f"\nAdded p50 at {MODES['latency']} connection, median of {len(results['rounds'])} "
-        f"rounds (direct, proxy, MCP): MCP {results['added_p50_ms']:+.2f} ms, plain proxy "
-        f"{results['proxy_added_p50_ms']:+.2f} ms: **the MCP hop costs "
+        f"rounds (direct, proxy, MCP, each first in turn): MCP {results['added_p50_ms']:+.2f} "
+        f"ms, plain proxy {results['proxy_added_p50_ms']:+.2f} ms: **the MCP hop costs "
         f"{results['hop_multiple']}x what a plain proxy adds** (MCP/proxy per round: {rounds})"
     )
     return "\n".join(rows)
