@@ -32,6 +32,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -191,24 +192,21 @@ class _Sink:
 
 
 class _Deferred:
-    """A line handed over unrendered: its fields, and when it was written."""
+    """A line handed over unrendered: its fields, when it was written, and the trace ids
+    of the span it was written in (added after the time, as the processors order them)."""
 
-    __slots__ = ("at", "fields")
+    __slots__ = ("at", "fields", "trace")
 
-    def __init__(self, fields: dict[str, Any], at: float) -> None:
+    def __init__(self, fields: dict[str, Any], at: float, trace: Mapping[str, Any]) -> None:
         self.fields = fields
         self.at = at
+        self.trace = trace
 
     def render(self) -> str:
         fields = self.fields
         fields["timestamp"] = _iso_utc(self.at)
-        trace = fields.pop(_TRACE, None)  # after the time, as the processors order them
-        if trace is not None:
-            fields.update(trace)
+        fields.update(self.trace)
         return render_json(None, "info", fields)
-
-
-_TRACE = "\0trace"  # a deferred line's trace ids, moved into place when it is rendered
 
 
 def _iso_utc(at: float) -> str:
@@ -295,11 +293,8 @@ def info_line(logger: str, event: str, fields: dict[str, Any]) -> None:
         fields.setdefault("request_id", request_id)
     fields["level"] = "info"
     fields["logger"] = logger
-    if _Lines.trace_ids:
-        trace = add_trace_ids(None, "info", {})
-        if trace:
-            fields[_TRACE] = trace
-    _sink.write(_Deferred(fields, time.time()))
+    trace = add_trace_ids(None, "info", {}) if _Lines.trace_ids else {}
+    _sink.write(_Deferred(fields, time.time(), trace))
 
 
 def configure(
