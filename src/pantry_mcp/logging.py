@@ -50,6 +50,8 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 MAX_PENDING = 10_000  # lines held while the reader is slow (a few MB at most)
 CLOSE_SECONDS = 2.0  # at exit, how long the last lines may take to go out
 NOW_SECONDS = 1.0  # how long a line written at once may wait for a stalled reader
+RENDER_YIELD_EVERY = 4  # lines a short batch renders (about 15 µs each) between yields
+YIELDING_BATCH = 64  # up to this many lines a batch is short (see _rendered)
 GATHER_SECONDS = 0.05  # how long a woken writer lets lines gather (a line is that late)
 
 
@@ -140,7 +142,7 @@ class _Sink:
                     lines, self._pending = self._pending, []
                     dropped, self._dropped = self._dropped, 0
                 if lines:
-                    self._emit(stream, "\n".join(map(_text, lines)) + "\n")
+                    self._emit(stream, _rendered(lines))
             if dropped:
                 self._report_dropped(dropped)
             elif writer.retire.is_set():
@@ -216,6 +218,23 @@ def _iso_utc(at: float) -> str:
 
 def _text(line: str | _Deferred) -> str:
     return line if isinstance(line, str) else line.render()
+
+
+def _rendered(lines: list[str | _Deferred]) -> str:
+    """The batch as text. A short batch lets go of the interpreter lock every few lines:
+    a thread that wants the lock waits until it is let go (or the 5 ms switch interval),
+    and at a few requests a second the request in flight waited for the whole batch (the
+    one-connection p99 was 0.27 ms longer). A long batch, under load, is rendered in one
+    go: there every request waits its turn anyway, and yielding cost 5% of the rate."""
+    if len(lines) > YIELDING_BATCH:
+        return "\n".join(map(_text, lines)) + "\n"
+    texts = []
+    for number, line in enumerate(lines, 1):
+        texts.append(line if isinstance(line, str) else line.render())
+        if number % RENDER_YIELD_EVERY == 0:
+            time.sleep(0)
+    texts.append("")
+    return "\n".join(texts)
 
 
 _sink = _Sink()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 
 import anyio
@@ -40,6 +42,24 @@ async def test_sends_service_credential_and_acting_user() -> None:
     assert request.headers["authorization"] == "Bearer svc-token"
     assert request.headers["x-pantry-user"] == "alice"
     assert request.url.raw_path == b"/recipes/chana-masala"
+
+
+async def test_answers_leave_no_string_behind() -> None:
+    """A value read from Pantry is held by the answer alone: nothing process-wide keeps it
+    (pydantic-core caches every short string it parses unless told otherwise, and under a
+    real catalog that table filled up as live memory growth). A json-module parse of the
+    same document, which caches nothing, is the reference count to match."""
+    title = f"Saag paneer, take {time.monotonic_ns()}"  # never parsed before
+    document = {"id": "r1", "title": title}
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json=document)
+
+    client = PantryClient("http://pantry.test/", "t", transport=httpx2.MockTransport(handler))
+    ours = (await client.get_recipe("alice", "r1"))["title"]
+    reference = json.loads(json.dumps(document))["title"]
+    assert ours == reference == title
+    assert sys.getrefcount(ours) == sys.getrefcount(reference)
 
 
 @pytest.mark.parametrize("hostile", ["../users/me", ".", "..", "/", "a/b", "x" * 200, ""])

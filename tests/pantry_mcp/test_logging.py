@@ -196,3 +196,23 @@ def test_json_lines_are_valid_json_whatever_the_values(restore_logging: None) ->
     assert values["nan"] is None and values["big"] is None
     assert values["thing"] == "<opaque>"
     assert text["lone"] == "\ud800"  # escaped by the fallback, not lost
+
+
+@pytest.mark.parametrize("count", [1, 10, pantry_logging.YIELDING_BATCH + 1])
+def test_a_small_batch_lets_requests_run_between_its_lines(
+    count: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer renders a few lines at a time and lets go of the interpreter between
+    them, so a request waiting for it waits for a few lines, not the batch; a long batch
+    (the server is busy, every request waits its turn anyway) is rendered in one go. The
+    text is the same either way."""
+    yields: list[float] = []
+    monkeypatch.setattr(pantry_logging, "time", type("Clock", (), {"sleep": yields.append}))
+    lines: list[Any] = [
+        pantry_logging._Deferred({"event": "mcp_request", "n": n}, 1.5e9, {}) if n % 3 else f"{n}"
+        for n in range(count)
+    ]
+    expected = "".join(pantry_logging._text(line) + "\n" for line in lines)
+    assert pantry_logging._rendered(lines) == expected
+    small = count <= pantry_logging.YIELDING_BATCH
+    assert yields == ([0] * (count // pantry_logging.RENDER_YIELD_EVERY) if small else [])
