@@ -211,28 +211,31 @@ def get_script(folder: Path) -> Path:
     return path
 
 
-def check_direct(client: httpx2.Client, url: str) -> None:
-    response = client.get(url, headers=DIRECT_HEADERS)
-    if response.status_code != 200 or not response.json().get("items"):
-        raise RuntimeError(f"direct search answered {response.status_code}: {response.text[:300]}")
-
-
-def check_mcp(client: httpx2.Client, url: str) -> None:
-    response = client.post(url, json=CALL, headers=HEADERS)
-    result = response.json().get("result") if response.status_code == 200 else None
-    if not isinstance(result, dict) or result.get("isError") is not False:
-        raise RuntimeError(f"tools/call answered {response.status_code}: {response.text[:300]}")
-
-
 def direct_answer(body: bytes) -> None:
+    """Raises unless ``body`` is a page of search results."""
     if not json.loads(body).get("items"):
         raise RuntimeError(f"direct search found nothing: {body[:300]!r}")
 
 
 def mcp_answer(body: bytes) -> None:
+    """Raises unless ``body`` is a tools/call result that is not an error."""
     result = json.loads(body).get("result")
     if not isinstance(result, dict) or result.get("isError") is not False:
         raise RuntimeError(f"tools/call did not answer a result: {body[:300]!r}")
+
+
+def answered(response: httpx2.Response, check: Callable[[bytes], None]) -> None:
+    if response.status_code != 200:
+        raise RuntimeError(f"answered {response.status_code}: {response.text[:300]}")
+    check(response.content)
+
+
+def check_direct(client: httpx2.Client, url: str) -> None:
+    answered(client.get(url, headers=DIRECT_HEADERS), direct_answer)
+
+
+def check_mcp(client: httpx2.Client, url: str) -> None:
+    answered(client.post(url, json=CALL, headers=HEADERS), mcp_answer)
 
 
 def probes(targets: Mapping[str, Target]) -> dict[str, interleave.Probe]:
