@@ -111,6 +111,8 @@ async def _measure(
         batches.append((time.process_time() - started) / (calls // BATCHES) * 1e6)
     if profiler is not None:
         profiler.disable()
+        if out := os.environ.get("PANTRY_BENCH_PROFILE_OUT"):  # for pstats' callers view
+            profiler.dump_stats(out)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(50)
     return {"min_us": round(min(batches), 1), "median_us": round(statistics.median(batches), 1)}
 

@@ -29,6 +29,7 @@ from pantry_mcp.config import Settings
 from pantry_mcp.handlers import TOOLS
 from pantry_mcp.jsonrpc_guard import JsonRpcGuard
 from pantry_mcp.logging import REQUEST_ID, info_line
+from pantry_mcp.mcp_route import DirectRoute
 from pantry_mcp.metrics import CONTENT_TYPE, Metrics
 from pantry_mcp.registry import Registry
 from pantry_mcp.request_log import ACCESS_RECORD, AccessRecord
@@ -208,6 +209,7 @@ def create_app(
         routes += discovery_routes(settings.auth, issuer_http)
     middleware.append(guard)  # innermost: after the bearer check, right before the SDK
     middleware.append(Middleware(IgnoreLastEventId, path=MCP_PATH))
+    middleware.append(Middleware(DirectRoute, path=MCP_PATH, endpoint=mcp_app))
 
     async def metrics_page(_: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
