@@ -1,6 +1,6 @@
 """The compiled schema check gives exactly the verdict, and the problems, of jsonschema.
 
-``SchemaCheck`` answers "valid?" with jsonschema-rs and lists problems with jsonschema;
+``SchemaCheck`` answers "valid?" with fastjsonschema and lists problems with jsonschema;
 if the compiled check ever accepted what jsonschema refuses, a malformed argument would
 reach a handler (or a malformed result a client). So every tool's input and output
 schema is tried with generated valid values, broken values and hand-picked edge cases.
